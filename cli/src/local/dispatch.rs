@@ -1,0 +1,263 @@
+//! The local stand-in for Lambda's SQS event source mapping: it reads each function's queue and calls the real
+//! handler (the same code as in Lambda) with an SQS batch, deletes what succeeded, and makes what failed visible
+//! again soon, so redelivery and the dead-letter queue (moto's redrive policy from the template) behave as in AWS.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use hubtune::context::Context;
+use serde_json::{json, Value};
+
+use super::stack::StackInfo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FunctionName {
+    LaunchFinetune,
+    TrainingState,
+    PublishArtifact,
+}
+
+impl FunctionName {
+    pub const ALL: [FunctionName; 3] = [
+        Self::LaunchFinetune,
+        Self::TrainingState,
+        Self::PublishArtifact,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LaunchFinetune => "launch-finetune",
+            Self::TrainingState => "training-state",
+            Self::PublishArtifact => "publish-artifact",
+        }
+    }
+}
+
+/// Seconds before a failed record is visible again (Lambda would wait for the visibility timeout; locally we do
+/// not want to wait minutes).
+pub const RETRY_VISIBILITY_SECONDS: i32 = 1;
+
+pub struct Dispatcher {
+    pub sqs: aws_sdk_sqs::Client,
+    pub ctx: Arc<Context>,
+    queues: Vec<(FunctionName, String, String)>,
+    observer: Option<String>,
+}
+
+/// What one handler invocation saw, for the demo's live output.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub function: FunctionName,
+    pub bodies: Vec<Value>,
+    pub failed: usize,
+    pub error: Option<String>,
+}
+
+pub fn sqs_client(endpoint: &str, region: &str) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "hubtune-local",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+impl Dispatcher {
+    pub fn new(info: &StackInfo, ctx: Arc<Context>) -> Self {
+        let queues = FunctionName::ALL
+            .iter()
+            .filter_map(|f| {
+                let logical = info.function_queues.get(f.as_str())?;
+                let q = info.queues.get(logical)?;
+                Some((*f, q.url.clone(), q.arn.clone()))
+            })
+            .collect();
+        Self {
+            sqs: sqs_client(&info.endpoint, &info.region),
+            ctx,
+            queues,
+            observer: info.queues.get("ObserverQueue").map(|q| q.url.clone()),
+        }
+    }
+
+    /// One pass over every function queue: at most one batch each. Returns what was delivered.
+    pub async fn pump_once(&self) -> anyhow_lite::Result<Vec<Delivery>> {
+        let mut out = Vec::new();
+        for (f, url, arn) in &self.queues {
+            let resp = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await?;
+            let messages = resp.messages.unwrap_or_default();
+            if messages.is_empty() {
+                continue;
+            }
+            let records: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    json!({
+                        "messageId": m.message_id.clone().unwrap_or_default(),
+                        "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
+                        "body": m.body.clone().unwrap_or_default(),
+                        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+                        "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1",
+                    })
+                })
+                .collect();
+            let payload = json!({ "Records": records });
+            let result = match f {
+                FunctionName::LaunchFinetune => launch_finetune::handle(&self.ctx, payload).await,
+                FunctionName::TrainingState => training_state::handle(&self.ctx, payload).await,
+                FunctionName::PublishArtifact => publish_artifact::handle(&self.ctx, payload).await,
+            };
+            let (failed_ids, error): (Vec<String>, Option<String>) = match &result {
+                Ok(v) => (
+                    v["batchItemFailures"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x["itemIdentifier"].as_str().map(str::to_string))
+                        .collect(),
+                    None,
+                ),
+                // A whole-invocation error: every record comes back.
+                Err(e) => (
+                    messages
+                        .iter()
+                        .filter_map(|m| m.message_id.clone())
+                        .collect(),
+                    Some(e.to_string()),
+                ),
+            };
+            for m in &messages {
+                let id = m.message_id.clone().unwrap_or_default();
+                let handle = m.receipt_handle.clone().unwrap_or_default();
+                if failed_ids.contains(&id) {
+                    self.sqs
+                        .change_message_visibility()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .visibility_timeout(RETRY_VISIBILITY_SECONDS)
+                        .send()
+                        .await?;
+                } else {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await?;
+                }
+            }
+            out.push(Delivery {
+                function: *f,
+                bodies: messages
+                    .iter()
+                    .map(|m| {
+                        serde_json::from_str(m.body.as_deref().unwrap_or("null"))
+                            .unwrap_or(Value::Null)
+                    })
+                    .collect(),
+                failed: failed_ids.len(),
+                error,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Pump until `done` says so (checked after every pass) or the timeout passes. Returns whether `done` held.
+    pub async fn run_until<F, Fut>(
+        &self,
+        timeout: Duration,
+        mut done: F,
+    ) -> anyhow_lite::Result<bool>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        loop {
+            let delivered = self.pump_once().await?;
+            if done().await {
+                return Ok(true);
+            }
+            if start.elapsed() > timeout {
+                return Ok(false);
+            }
+            if delivered.is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Every event that reached the observer queue since the last call (all outgoing hubtune events), as the
+    /// EventBridge envelopes a subscriber receives.
+    pub async fn observed(&self) -> anyhow_lite::Result<Vec<Value>> {
+        let Some(url) = &self.observer else {
+            return Ok(vec![]);
+        };
+        let mut out = Vec::new();
+        loop {
+            let resp = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await?;
+            let messages = resp.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(out);
+            }
+            for m in messages {
+                out.push(
+                    serde_json::from_str(m.body.as_deref().unwrap_or("null"))
+                        .unwrap_or(Value::Null),
+                );
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .set_receipt_handle(m.receipt_handle)
+                    .send()
+                    .await?;
+            }
+        }
+    }
+
+    /// Messages waiting in a queue's dead-letter queue.
+    pub async fn dead_letters(&self, dlq_url: &str) -> anyhow_lite::Result<usize> {
+        let resp = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(dlq_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await?;
+        Ok(resp
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0))
+    }
+}
+
+/// A boxed error for the harness (the handlers keep their typed errors).
+pub mod anyhow_lite {
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+    pub type Result<T> = std::result::Result<T, Error>;
+}

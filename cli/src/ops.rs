@@ -1,0 +1,1 @@
+//! Operator commands' logic (the clap front end is in main.rs).

@@ -1,0 +1,371 @@
+//! training-state: follows every job of this deployment to its end.
+//!
+//! A state-change event is a hint; DescribeTrainingJob is the truth. The run record moves forward only, and on a
+//! terminal state the outbox is worked off: `Training Run Finished`, the route slot released, `Route Slot Freed`.
+//! The scheduled sweep runs the same repair over every record that is not finished, so a lost event or a crash
+//! delays a publication but never loses it.
+
+use chrono::Utc;
+use hubtune::aws::JobDescription;
+use hubtune::config::Config;
+use hubtune::context::Context;
+use hubtune::error::{Error, Result};
+use hubtune::event::{parse_message, Inbound, TrainingUpdate};
+use hubtune::faults::crash_point;
+use hubtune::naming::JobName;
+use hubtune::publish;
+use hubtune::queue::Slots;
+use hubtune::run::{Outbox, RunRecord, RunStatus, StatusChange, RUN_SCHEMA};
+use hubtune::s3uri::S3Uri;
+use hubtune::store::Decision;
+use serde_json::Value;
+
+/// How long `Training Run Finished` may go unanswered (no publication) before the sweep sends it again.
+pub const REPUBLISH_AFTER_SECONDS: i64 = 600;
+/// How long a record may stay `Launching` with no job before the sweep gives it back to the queue.
+pub const STUCK_LAUNCH_SECONDS: i64 = 900;
+
+pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
+    hubtune::batch::run(payload, |body| async move { process(ctx, &body).await }).await
+}
+
+pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
+    for inbound in parse_message(body) {
+        match inbound {
+            Inbound::TrainingUpdate(u) => on_update(ctx, &u).await?,
+            Inbound::Sweep => {
+                sweep(ctx).await?;
+            }
+            Inbound::Unrecognized { shape } => {
+                tracing::warn!(%shape, "payload not understood; ignored")
+            }
+            _ => tracing::warn!("not an input of training-state; ignored"),
+        }
+    }
+    Ok(())
+}
+
+fn run_key(config: &Config, job: &str) -> S3Uri {
+    config.deployment.state_key(&format!("runs/{job}.json"))
+}
+
+pub async fn on_update(ctx: &Context, u: &TrainingUpdate) -> Result<()> {
+    let config = ctx.config.get(&ctx.aws).await?;
+    // Cheap filter: another team's jobs on the default bus cost one string comparison.
+    if !config.deployment.job_prefix.owns(&u.job_name) {
+        tracing::debug!(job = %u.job_name, "not this deployment's job; ignored");
+        return Ok(());
+    }
+    let span = tracing::info_span!("training_state", job = %u.job_name, hint = u.status.as_str());
+    let _e = span.enter();
+    reconcile(ctx, &config, &u.job_name).await.map(|_| ())
+}
+
+/// Bring one job's record up to date with SageMaker and work off its outbox. Returns the record's status.
+pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Option<RunStatus>> {
+    let Some(desc) = ctx.aws.describe_training_job(job).await? else {
+        tracing::warn!(job, "SageMaker knows no such job; nothing to do");
+        return Ok(None);
+    };
+    let key = run_key(config, job);
+    if ctx.store.read::<RunRecord>(&key).await?.is_none() {
+        adopt(ctx, &key, &desc).await?;
+    }
+    let observed = RunStatus::from(desc.status);
+    let record = ctx
+        .store
+        .update::<RunRecord, RunRecord, _>(&key, |r| {
+            let mut r = r.ok_or_else(|| Error::State {
+                key: key.to_string(),
+                message: "run record vanished".into(),
+            })?;
+            let mut changed = false;
+            if r.job_arn.is_none() {
+                r.job_arn = Some(desc.arn.clone());
+                changed = true;
+            }
+            if r.status.is_pre_launch() {
+                // The job exists: whatever the record says, it was launched (a crash after CreateTrainingJob).
+                r.advance(
+                    RunStatus::Launched,
+                    Utc::now(),
+                    Some("found running".into()),
+                );
+                changed = true;
+            }
+            let at = desc.last_modified_time.unwrap_or_else(Utc::now);
+            if r.advance(observed, at, desc.secondary_status.clone())
+                == hubtune::run::Applied::Moved
+            {
+                r.failure_reason = desc.failure_reason.clone();
+                r.model_artifacts = desc.model_artifacts.clone();
+                changed = true;
+            }
+            Ok(if changed {
+                Decision::Write(r.clone(), r)
+            } else {
+                Decision::Keep(r)
+            })
+        })
+        .await?;
+    tracing::info!(status = record.status.as_str(), "run record up to date");
+    work_outbox(ctx, config, &key).await?;
+    Ok(Some(record.status))
+}
+
+/// A prefixed job with no record (the launcher's record write was lost, or the job predates the state prefix):
+/// build the record from DescribeTrainingJob and the job's tags.
+async fn adopt(ctx: &Context, key: &S3Uri, d: &JobDescription) -> Result<()> {
+    let tags = ctx.aws.list_training_job_tags(&d.arn).await?;
+    let now = Utc::now();
+    let record = RunRecord {
+        schema: RUN_SCHEMA,
+        revision: 0,
+        job_name: JobName::parse(&d.name).map_err(|e| Error::Other(e.to_string()))?,
+        job_arn: Some(d.arn.clone()),
+        route: tags
+            .get("hubtune:route")
+            .cloned()
+            .unwrap_or_else(|| "unknown".into()),
+        dataset_uri: d
+            .training_input
+            .clone()
+            .or_else(|| tags.get("hubtune:dataset").cloned())
+            .unwrap_or_default(),
+        dataset: None,
+        frozen: None,
+        manifest_uri: d.training_input.clone(),
+        model_id: tags
+            .get("sagemaker-sdk:jumpstart-model-id")
+            .cloned()
+            .unwrap_or_default(),
+        hub_content_arn: tags.get("sagemaker-sdk:hub-content-arn").cloned(),
+        hub_content_version: tags.get("sagemaker-sdk:jumpstart-model-version").cloned(),
+        public_hub_content_arn: None,
+        instance_type: d.instance_type.clone().unwrap_or_default(),
+        instance_count: d.instance_count.unwrap_or(1).max(1) as u32,
+        status: RunStatus::Launched,
+        history: vec![StatusChange {
+            status: RunStatus::Launched,
+            at: d.creation_time.unwrap_or(now),
+            detail: Some("adopted".into()),
+        }],
+        failure_reason: None,
+        model_artifacts: None,
+        // The launcher's `Training Run Started` may or may not have gone out; a second one is harmless (same id).
+        outbox: Outbox::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    tracing::warn!(job = %d.name, route = %record.route, "adopting a job with no run record");
+    ctx.store.create(key, &record).await?;
+    Ok(())
+}
+
+fn set_flag(
+    key: &S3Uri,
+    f: fn(&mut Outbox) -> &mut bool,
+) -> impl FnMut(Option<RunRecord>) -> Result<Decision<RunRecord, ()>> + '_ {
+    move |r| {
+        let Some(mut r) = r else {
+            return Err(Error::State {
+                key: key.to_string(),
+                message: "run record vanished".into(),
+            });
+        };
+        if *f(&mut r.outbox) {
+            return Ok(Decision::Keep(()));
+        }
+        *f(&mut r.outbox) = true;
+        Ok(Decision::Write(r, ()))
+    }
+}
+
+/// Send what the record owes, each flag set only after its effect happened.
+pub async fn work_outbox(ctx: &Context, config: &Config, key: &S3Uri) -> Result<()> {
+    let Some(r) = ctx.store.read::<RunRecord>(key).await?.map(|v| v.value) else {
+        return Ok(());
+    };
+    let owed = r.owes();
+    let bus = &config.deployment.event_bus;
+    let job = r.job_name.as_str();
+    if owed.started {
+        ctx.emit(bus, &publish::training_run_started(&r)).await?;
+        ctx.store
+            .update(key, set_flag(key, |o| &mut o.started_emitted))
+            .await?;
+    }
+    if owed.finished {
+        crash_point(
+            "state.before_finished_event",
+            &format!("{job} {}", r.dataset_uri),
+        )?;
+        ctx.emit(bus, &publish::training_run_finished(&r)).await?;
+        ctx.store
+            .update(key, set_flag(key, |o| &mut o.finished_emitted))
+            .await?;
+    }
+    if owed.release_slot {
+        let slots = config
+            .deployment
+            .state_key(&format!("slots/{}.json", r.route));
+        ctx.store
+            .update::<Slots, (), _>(&slots, |s| {
+                let Some(mut s) = s else {
+                    return Ok(Decision::Keep(()));
+                };
+                Ok(if s.release(job) {
+                    Decision::Write(s, ())
+                } else {
+                    Decision::Keep(())
+                })
+            })
+            .await?;
+        ctx.store
+            .update(key, set_flag(key, |o| &mut o.slot_released))
+            .await?;
+    }
+    if owed.slot_freed {
+        ctx.emit(bus, &publish::route_slot_freed(&r.route, job))
+            .await?;
+        ctx.store
+            .update(key, set_flag(key, |o| &mut o.slot_freed_emitted))
+            .await?;
+    }
+    Ok(())
+}
+
+/// What one sweep did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    pub records: usize,
+    pub reconciled: usize,
+    pub republished: usize,
+    pub requeued: usize,
+    pub slots_freed_announced: usize,
+}
+
+/// The scheduled repair: every record that is not completely done is brought up to date.
+pub async fn sweep(ctx: &Context) -> Result<SweepReport> {
+    sweep_with(ctx, REPUBLISH_AFTER_SECONDS).await
+}
+
+pub async fn sweep_with(ctx: &Context, republish_after_seconds: i64) -> Result<SweepReport> {
+    let config = ctx.config.get(&ctx.aws).await?;
+    let mut report = SweepReport::default();
+    let keys = ctx
+        .store
+        .list(&config.deployment.state_key("runs/"))
+        .await?;
+    let now = Utc::now();
+    let mut first_err = None;
+    for k in keys {
+        report.records += 1;
+        let key =
+            S3Uri::new(config.deployment.bucket.clone(), k).expect("listed from a valid bucket");
+        let Some(r) = ctx.store.read::<RunRecord>(&key).await?.map(|v| v.value) else {
+            continue;
+        };
+        let done = r.status.is_terminal() && !r.owes().any();
+        let result: Result<()> = async {
+            if !done && !r.status.is_pre_launch() {
+                reconcile(ctx, &config, r.job_name.as_str()).await?;
+                report.reconciled += 1;
+            } else if r.status == RunStatus::Launching
+                && (now - r.updated_at).num_seconds() > STUCK_LAUNCH_SECONDS
+            {
+                // Launching with no job for a long time: the launch crashed and its message is gone. If SageMaker has
+                // the job, adopt its state; if not, the dataset goes back to its route's queue.
+                if reconcile(ctx, &config, r.job_name.as_str())
+                    .await?
+                    .is_none()
+                {
+                    if let Some(d) = &r.dataset {
+                        let entry = hubtune::queue::QueueEntry {
+                            revision: 0,
+                            dataset: d.clone(),
+                            reason: "the launch did not finish; retried by the sweep".into(),
+                            enqueued_at: now,
+                            claimed_at: None,
+                            attempts: 0,
+                        };
+                        let rel = hubtune::queue::QueueEntry::key(
+                            d,
+                            &d.identity.hash(&config.deployment.name),
+                        );
+                        ctx.store
+                            .create(&config.deployment.state_key(&rel), &entry)
+                            .await?;
+                        report.requeued += 1;
+                    }
+                }
+            } else if done && !r.outbox.published && r.outbox.finished_emitted {
+                let finished_at = r
+                    .history
+                    .iter()
+                    .rev()
+                    .find(|c| c.status.is_terminal())
+                    .map(|c| c.at)
+                    .unwrap_or(r.updated_at);
+                if (now - finished_at).num_seconds() >= republish_after_seconds {
+                    // publish-artifact never confirmed: send the same event again (same event_id).
+                    ctx.emit(
+                        &config.deployment.event_bus,
+                        &publish::training_run_finished(&r),
+                    )
+                    .await?;
+                    report.republished += 1;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(record = %key, error = %e, "sweep could not repair this record; next sweep tries again");
+            first_err.get_or_insert(e);
+        }
+    }
+    // Routes with waiting datasets and a free slot get a nudge.
+    for route in &config.routes {
+        let queued = ctx
+            .store
+            .list(
+                &config
+                    .deployment
+                    .state_key(&format!("queue/{}/", route.name)),
+            )
+            .await?;
+        if queued.is_empty() {
+            continue;
+        }
+        let slots = ctx
+            .store
+            .read::<Slots>(
+                &config
+                    .deployment
+                    .state_key(&format!("slots/{}.json", route.name)),
+            )
+            .await?;
+        let free = slots
+            .map(|s| s.value.free(route.max_concurrent_jobs))
+            .unwrap_or(route.max_concurrent_jobs);
+        if free > 0 {
+            ctx.emit(
+                &config.deployment.event_bus,
+                &publish::route_slot_freed(
+                    &route.name,
+                    &format!("sweep-{}", now.timestamp_millis()),
+                ),
+            )
+            .await?;
+            report.slots_freed_announced += 1;
+        }
+    }
+    // Slots held by jobs that ended (a crash before the release) are freed by reconcile above; held by jobs with no
+    // record at all, they are freed here.
+    tracing::info!(?report, "sweep done");
+    match first_err {
+        Some(e) if e.is_retryable() => Err(e),
+        _ => Ok(report),
+    }
+}

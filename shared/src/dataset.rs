@@ -1,0 +1,565 @@
+//! What a dataset is, what identifies it, and the checks it must pass before any money is spent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, DatasetRules, Route, Trigger};
+use crate::error::Rejection;
+use crate::event::ObjectLanded;
+use crate::naming::{identity_hash, JobName};
+use crate::s3uri::{S3Uri, SAGEMAKER_MAX_S3_URI_LEN};
+
+/// How much of each `.jsonl` file is checked: enough to catch a wrong format, cheap enough for every dataset.
+pub const JSONL_CHECK_BYTES: usize = 64 * 1024;
+
+/// What makes one dataset delivery unique. The marker's ETag will not do: every empty marker has the same one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DatasetIdentity {
+    pub bucket: String,
+    /// The object that triggered: the marker, or the object itself in `object` mode.
+    pub key: String,
+    /// `v:<version-id>` on a versioned bucket, else `s:<sequencer>`: every delivery of one PUT shares it.
+    pub version: String,
+    /// 0 for the landing itself; a deliberate rerun counts up.
+    pub attempt: u32,
+}
+
+impl DatasetIdentity {
+    pub fn from_landing(o: &ObjectLanded) -> Result<Self, Rejection> {
+        let version = match (&o.version_id, &o.sequencer) {
+            (Some(v), _) => format!("v:{v}"),
+            (None, Some(s)) => format!("s:{s}"),
+            (None, None) => {
+                return Err(Rejection::new(
+                    "no_identity",
+                    "the S3 event carries neither a version-id nor a sequencer, so this upload cannot be told apart from another",
+                )
+                .at(o.key.clone(), None))
+            }
+        };
+        Ok(Self {
+            bucket: o.bucket.clone(),
+            key: o.key.clone(),
+            version,
+            attempt: 0,
+        })
+    }
+
+    /// The canonical text that is hashed: NUL-separated, so no key can imitate another identity.
+    pub fn canonical(&self) -> String {
+        format!(
+            "{}\0{}\0{}\0{}",
+            self.bucket, self.key, self.version, self.attempt
+        )
+    }
+
+    pub fn hash(&self, salt: &str) -> String {
+        identity_hash(salt, &self.canonical())
+    }
+
+    pub fn job_name(&self, config: &Config, route: &str) -> JobName {
+        let d = &config.deployment;
+        JobName::for_dataset(&d.job_prefix, route, &d.name, &self.canonical())
+    }
+
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// A dataset that has landed on a route: what launch-finetune works on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetLanded {
+    pub route: String,
+    pub identity: DatasetIdentity,
+    /// The folder that is the dataset (marker mode), or the object itself (object mode).
+    pub location: S3Uri,
+    /// Orders a route's datasets: the trigger's event time, ties broken by key.
+    pub time: DateTime<Utc>,
+}
+
+impl DatasetLanded {
+    /// Sortable text of the dataset time (queue entry names; `latest.json` comparisons).
+    pub fn sort_key(&self) -> String {
+        format!(
+            "{}-{}",
+            self.time.format("%Y%m%dT%H%M%S%.3fZ"),
+            self.identity.key
+        )
+    }
+
+    pub fn is_folder(&self) -> bool {
+        self.location.key().ends_with('/')
+    }
+}
+
+/// What an object landing means.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Located {
+    Dataset(DatasetLanded),
+    /// Not a trigger: the reason says why (a data file waiting for its marker, hubtune's own object, …).
+    Ignored {
+        reason: String,
+    },
+    /// No route claims the object: reported, since the rule let it through.
+    NoRoute {
+        object: String,
+    },
+}
+
+pub fn locate(config: &Config, o: &ObjectLanded) -> Result<Located, Rejection> {
+    let object = S3Uri::new(o.bucket.clone(), o.key.clone())
+        .map_err(|e| Rejection::new("bad_object", e.to_string()))?;
+    if config.is_own_object(&object) {
+        return Ok(Located::Ignored {
+            reason: "hubtune's own state, output or routes file".into(),
+        });
+    }
+    let Some(route) = config.route_for(&object) else {
+        return Ok(Located::NoRoute {
+            object: object.to_string(),
+        });
+    };
+    let location = match &route.trigger {
+        Trigger::Object => {
+            if o.key.ends_with('/') {
+                return Ok(Located::Ignored {
+                    reason: "a folder placeholder".into(),
+                });
+            }
+            object.clone()
+        }
+        Trigger::Marker { marker } => {
+            let Some((folder, name)) = o.key.rsplit_once('/') else {
+                return Ok(Located::Ignored {
+                    reason: "not inside a dataset folder".into(),
+                });
+            };
+            if name != marker {
+                return Ok(Located::Ignored {
+                    reason: format!("a data file: the dataset launches when `{marker}` lands"),
+                });
+            }
+            let folder =
+                S3Uri::new(o.bucket.clone(), format!("{folder}/")).expect("bucket already checked");
+            if folder == route.prefix {
+                return Ok(Located::Ignored {
+                    reason: format!(
+                        "a marker directly in the route prefix: put datasets in folders under {}",
+                        route.prefix
+                    ),
+                });
+            }
+            folder
+        }
+    };
+    Ok(Located::Dataset(DatasetLanded {
+        route: route.name.clone(),
+        identity: DatasetIdentity::from_landing(o)?,
+        location,
+        time: o.event_time,
+    }))
+}
+
+/// One object of a dataset, as it was when checked. What is checked is what is trained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetFile {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// The dataset's contents, frozen at check time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrozenDataset {
+    pub location: S3Uri,
+    pub files: Vec<DatasetFile>,
+    pub total_bytes: u64,
+}
+
+impl FrozenDataset {
+    /// A SageMaker manifest file (`S3DataType: ManifestFile`): the common prefix, then each key relative to it.
+    pub fn manifest_json(&self) -> String {
+        let base = if self.location.key().ends_with('/') {
+            self.location.clone()
+        } else {
+            S3Uri::new(
+                self.location.bucket(),
+                self.location
+                    .key()
+                    .rsplit_once('/')
+                    .map(|(d, _)| format!("{d}/"))
+                    .unwrap_or_default(),
+            )
+            .expect("same bucket")
+        };
+        let mut items = vec![serde_json::json!({ "prefix": base.to_string() })];
+        items.extend(
+            self.files
+                .iter()
+                .map(|f| serde_json::Value::String(f.key[base.key().len()..].to_string())),
+        );
+        serde_json::to_string(&items).expect("strings serialize")
+    }
+}
+
+/// Files that are not data: the marker, folder placeholders, and the `_`/`.`-prefixed files that Spark, Hadoop and
+/// desktop tools leave behind.
+pub fn is_data_file(key: &str, route: &Route) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    if key.ends_with('/') || name.is_empty() {
+        return false;
+    }
+    if let Trigger::Marker { marker } = &route.trigger {
+        if name == marker {
+            return false;
+        }
+    }
+    !(name.starts_with('_') || name.starts_with('.'))
+}
+
+fn extension(key: &str) -> Option<String> {
+    let name = key.rsplit('/').next()?;
+    let (_, ext) = name.rsplit_once('.')?;
+    Some(ext.to_ascii_lowercase())
+}
+
+/// The listing checks: at least one data file, sizes and file types within the route's rules, and URIs that
+/// SageMaker accepts. Returns every problem, so `hubtune validate` can list them all.
+pub fn check_listing(
+    route: &Route,
+    location: &S3Uri,
+    listing: &[DatasetFile],
+) -> Result<FrozenDataset, Vec<Rejection>> {
+    let rules: &DatasetRules = &route.dataset;
+    let mut problems = Vec::new();
+    let files: Vec<DatasetFile> = listing
+        .iter()
+        .filter(|f| is_data_file(&f.key, route))
+        .cloned()
+        .collect();
+    if files.is_empty() {
+        problems.push(
+            Rejection::new(
+                "empty_dataset",
+                "the dataset has no data file besides the marker: upload the files first, then the marker",
+            )
+            .at(location.to_string(), None),
+        );
+    }
+    if files.len() > rules.max_files {
+        problems.push(Rejection::new(
+            "too_many_files",
+            format!(
+                "{} files; this route allows at most {} (max_files)",
+                files.len(),
+                rules.max_files
+            ),
+        ));
+    }
+    for f in &files {
+        match extension(&f.key) {
+            Some(ext) if rules.allowed_extensions.contains(&ext) => {}
+            ext => problems.push(
+                Rejection::new(
+                    "file_type_not_allowed",
+                    format!(
+                        "file type `{}` is not allowed on route {}: allowed are {} (allowed_extensions)",
+                        ext.unwrap_or_else(|| "(none)".into()),
+                        route.name,
+                        rules.allowed_extensions.join(", ")
+                    ),
+                )
+                .at(f.key.clone(), None),
+            ),
+        }
+        let uri_len = 5 + location.bucket().len() + 1 + f.key.len();
+        if uri_len > SAGEMAKER_MAX_S3_URI_LEN {
+            problems.push(
+                Rejection::new(
+                    "uri_too_long",
+                    format!("the object's S3 URI has {uri_len} characters; SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}"),
+                )
+                .at(f.key.clone(), None),
+            );
+        }
+    }
+    let total_bytes: u64 = files.iter().map(|f| f.size).sum();
+    if !files.is_empty() && total_bytes < rules.min_total_bytes {
+        problems.push(Rejection::new(
+            "dataset_too_small",
+            format!("the dataset holds {total_bytes} bytes; route {} needs at least {} (min_dataset_bytes)", route.name, rules.min_total_bytes),
+        ).at(location.to_string(), None));
+    }
+    if total_bytes > rules.max_total_bytes {
+        problems.push(Rejection::new(
+            "dataset_too_large",
+            format!("the dataset holds {total_bytes} bytes; route {} allows at most {} (max_dataset_bytes)", route.name, rules.max_total_bytes),
+        ).at(location.to_string(), None));
+    }
+    if location.len() > SAGEMAKER_MAX_S3_URI_LEN {
+        problems.push(Rejection::new(
+            "uri_too_long",
+            format!("the dataset URI has {} characters; SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}", location.len()),
+        ).at(location.to_string(), None));
+    }
+    if problems.is_empty() {
+        Ok(FrozenDataset {
+            location: location.clone(),
+            files,
+            total_bytes,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Which files get their head read: the `.jsonl` ones.
+pub fn needs_content_check(key: &str) -> bool {
+    extension(key).as_deref() == Some("jsonl")
+}
+
+/// `.jsonl`: every complete line in the first 64 KiB is one JSON object. `truncated` says the bytes stop before the
+/// file does, so the last (partial) line is not judged.
+pub fn check_jsonl_head(key: &str, head: &[u8], truncated: bool) -> Result<(), Rejection> {
+    let mut lines: Vec<&[u8]> = head.split(|b| *b == b'\n').collect();
+    if truncated && lines.len() > 1 {
+        lines.pop();
+    }
+    let mut objects = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let line_no = i as u64 + 1;
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t.trim(),
+            Err(_) => {
+                return Err(
+                    Rejection::new("malformed_jsonl", "the line is not UTF-8 text")
+                        .at(key, Some(line_no)),
+                )
+            }
+        };
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(_)) => objects += 1,
+            Ok(_) => {
+                return Err(
+                    Rejection::new("malformed_jsonl", "the line is JSON but not an object")
+                        .at(key, Some(line_no)),
+                )
+            }
+            Err(e) => {
+                return Err(Rejection::new(
+                    "malformed_jsonl",
+                    format!("the line is not valid JSON: {e}"),
+                )
+                .at(key, Some(line_no)))
+            }
+        }
+    }
+    if objects == 0 && !truncated {
+        return Err(
+            Rejection::new("malformed_jsonl", "the file holds no JSON object").at(key, None),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse, DeploymentEnv};
+
+    fn config() -> Config {
+        parse(
+            r#"
+[deployment]
+bucket = "acme-ml-datasets"
+[defaults]
+hub = "my-private-hub"
+role_arn = "arn:aws:iam::111122223333:role/R"
+[routes.support-bot]
+prefix = "datasets/support-bot/"
+model_id = "m"
+[routes.raw]
+prefix = "raw/"
+model_id = "m"
+trigger = "object"
+"#,
+            &DeploymentEnv::default(),
+            None,
+        )
+        .unwrap()
+    }
+
+    fn landing(key: &str) -> ObjectLanded {
+        ObjectLanded {
+            bucket: "acme-ml-datasets".into(),
+            key: key.into(),
+            size: 0,
+            etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
+            version_id: None,
+            sequencer: Some("0066F9A1B2C3D4E5F6".into()),
+            event_time: "2026-11-27T09:14:03Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_marker_launches_its_folder() {
+        let c = config();
+        let Located::Dataset(d) = locate(
+            &c,
+            &landing("datasets/support-bot/2026-11-27 release#1/_SUCCESS"),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.route, "support-bot");
+        assert_eq!(
+            d.location.to_string(),
+            "s3://acme-ml-datasets/datasets/support-bot/2026-11-27 release#1/"
+        );
+        assert_eq!(d.identity.version, "s:0066F9A1B2C3D4E5F6");
+    }
+
+    #[test]
+    fn data_files_own_objects_and_strangers_do_not_launch() {
+        let c = config();
+        assert!(matches!(
+            locate(&c, &landing("datasets/support-bot/a/train.jsonl")).unwrap(),
+            Located::Ignored { .. }
+        ));
+        assert!(matches!(
+            locate(&c, &landing("hubtune/state/runs/x.json")).unwrap(),
+            Located::Ignored { .. }
+        ));
+        assert!(matches!(
+            locate(&c, &landing("hubtune/output/support-bot/_SUCCESS")).unwrap(),
+            Located::Ignored { .. }
+        ));
+        assert!(matches!(
+            locate(&c, &landing("datasets/support-bot/_SUCCESS")).unwrap(),
+            Located::Ignored { .. }
+        ));
+        assert!(matches!(
+            locate(&c, &landing("elsewhere/a/_SUCCESS")).unwrap(),
+            Located::NoRoute { .. }
+        ));
+    }
+
+    #[test]
+    fn object_mode_every_object_is_a_dataset() {
+        let Located::Dataset(d) = locate(&config(), &landing("raw/one.jsonl")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.location.key(), "raw/one.jsonl");
+        assert!(!d.is_folder());
+    }
+
+    #[test]
+    fn identity_prefers_version_id_and_needs_one_of_them() {
+        let mut o = landing("datasets/support-bot/a/_SUCCESS");
+        o.version_id = Some("v1".into());
+        assert_eq!(DatasetIdentity::from_landing(&o).unwrap().version, "v:v1");
+        o.version_id = None;
+        o.sequencer = None;
+        assert_eq!(
+            DatasetIdentity::from_landing(&o).unwrap_err().code,
+            "no_identity"
+        );
+    }
+
+    #[test]
+    fn a_new_put_is_a_new_job_and_a_repeat_is_not() {
+        let c = config();
+        let a = DatasetIdentity::from_landing(&landing("datasets/support-bot/a/_SUCCESS")).unwrap();
+        let mut again = landing("datasets/support-bot/a/_SUCCESS");
+        assert_eq!(
+            DatasetIdentity::from_landing(&again)
+                .unwrap()
+                .job_name(&c, "support-bot"),
+            a.job_name(&c, "support-bot")
+        );
+        again.sequencer = Some("0066F9A1B2C3D4E5F7".into());
+        assert_ne!(
+            DatasetIdentity::from_landing(&again)
+                .unwrap()
+                .job_name(&c, "support-bot"),
+            a.job_name(&c, "support-bot")
+        );
+        let rerun = DatasetIdentity {
+            attempt: 1,
+            ..a.clone()
+        };
+        assert_ne!(
+            rerun.job_name(&c, "support-bot"),
+            a.job_name(&c, "support-bot")
+        );
+    }
+
+    fn file(key: &str, size: u64) -> DatasetFile {
+        DatasetFile {
+            key: key.into(),
+            etag: "e".into(),
+            size,
+        }
+    }
+
+    #[test]
+    fn listing_checks() {
+        let c = config();
+        let r = c.route("support-bot").unwrap();
+        let loc: S3Uri = "s3://acme-ml-datasets/datasets/support-bot/a/"
+            .parse()
+            .unwrap();
+        let ok = check_listing(
+            r,
+            &loc,
+            &[
+                file("datasets/support-bot/a/_SUCCESS", 0),
+                file("datasets/support-bot/a/train.jsonl", 10),
+            ],
+        )
+        .unwrap();
+        assert_eq!(ok.files.len(), 1);
+        assert_eq!(ok.total_bytes, 10);
+        assert_eq!(
+            ok.manifest_json(),
+            r#"[{"prefix":"s3://acme-ml-datasets/datasets/support-bot/a/"},"train.jsonl"]"#
+        );
+        let empty =
+            check_listing(r, &loc, &[file("datasets/support-bot/a/_SUCCESS", 0)]).unwrap_err();
+        assert_eq!(empty[0].code, "empty_dataset");
+        let bad = check_listing(
+            r,
+            &loc,
+            &[
+                file("datasets/support-bot/a/model.exe", 10),
+                file("datasets/support-bot/a/x.jsonl", 0),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(bad[0].code, "file_type_not_allowed");
+        assert_eq!(
+            bad[0].file.as_deref(),
+            Some("datasets/support-bot/a/model.exe")
+        );
+        let long_key = format!("datasets/support-bot/a/{}.jsonl", "k".repeat(1000));
+        let long = check_listing(r, &loc, &[file(&long_key, 5)]).unwrap_err();
+        assert_eq!(long[0].code, "uri_too_long");
+    }
+
+    #[test]
+    fn jsonl_checks_name_the_line() {
+        assert!(check_jsonl_head("a.jsonl", b"{\"a\":1}\n{\"b\":2}\n", false).is_ok());
+        let e = check_jsonl_head("a.jsonl", b"{\"a\":1}\n{oops\n", false).unwrap_err();
+        assert_eq!((e.code.as_str(), e.line), ("malformed_jsonl", Some(2)));
+        let e = check_jsonl_head("a.jsonl", b"[1,2]\n", false).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        // A head cut mid-line judges only complete lines.
+        assert!(check_jsonl_head("a.jsonl", b"{\"a\":1}\n{\"b\":", true).is_ok());
+        assert!(check_jsonl_head("a.jsonl", b"\n\n", false).is_err());
+    }
+}

@@ -1,0 +1,490 @@
+//! Every input hubtune understands, parsed into one `Inbound` value, whatever envelope it came in.
+//!
+//! The same parser serves the three functions, `hubtune inspect` and the local dispatcher, so what the CLI says
+//! about an event is exactly what the Lambda would do with it. Anything unrecognised is `Unrecognized` with a
+//! description of its shape (never its content: it may hold secrets), never a panic.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::s3::S3Event;
+use chrono::{DateTime, TimeZone, Utc};
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const SAGEMAKER_STATE_CHANGE: &str = "SageMaker Training Job State Change";
+pub const HUBTUNE_SOURCE: &str = "hubtune";
+
+/// An object was created in S3 (from an S3 notification or an EventBridge `Object Created`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectLanded {
+    pub bucket: String,
+    /// The key as stored: already URL-decoded where the envelope encodes it.
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub sequencer: Option<String>,
+    pub event_time: DateTime<Utc>,
+}
+
+/// SageMaker's training job status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum JobStatus {
+    InProgress,
+    Stopping,
+    Completed,
+    Failed,
+    Stopped,
+}
+
+impl JobStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "InProgress" => Self::InProgress,
+            "Stopping" => Self::Stopping,
+            "Completed" => Self::Completed,
+            "Failed" => Self::Failed,
+            "Stopped" => Self::Stopped,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Stopped)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "InProgress",
+            Self::Stopping => "Stopping",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+            Self::Stopped => "Stopped",
+        }
+    }
+}
+
+/// A training job state change, as a hint: training-state re-reads the job before acting on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingUpdate {
+    pub job_name: String,
+    pub job_arn: Option<String>,
+    pub status: JobStatus,
+    pub secondary_status: Option<String>,
+    pub failure_reason: Option<String>,
+    pub model_artifacts: Option<String>,
+    /// Epoch milliseconds.
+    pub last_modified_ms: Option<i64>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One input, whatever its envelope.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Inbound {
+    ObjectLanded(ObjectLanded),
+    /// The `s3:TestEvent` S3 sends when a notification is configured.
+    S3TestEvent,
+    /// A route has a free slot: take the next queued dataset (hubtune's own `Route Slot Freed`).
+    SlotFreed {
+        route: String,
+    },
+    TrainingUpdate(TrainingUpdate),
+    /// The scheduled sweep.
+    Sweep,
+    /// Another hubtune event (for example `Training Run Finished`), with its detail.
+    Hubtune {
+        detail_type: String,
+        detail: Value,
+    },
+    Unrecognized {
+        shape: String,
+    },
+}
+
+/// Parse one message body (an SQS record body, or a direct invocation payload).
+pub fn parse_message(body: &Value) -> Vec<Inbound> {
+    // S3 → SNS → SQS: the S3 event is a JSON string inside the SNS envelope.
+    if body.get("Type").and_then(Value::as_str) == Some("Notification") {
+        if let Some(inner) = body.get("Message").and_then(Value::as_str) {
+            return match serde_json::from_str::<Value>(inner) {
+                Ok(v) => parse_message(&v),
+                Err(_) => vec![unrecognized(body)],
+            };
+        }
+    }
+    if body.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return vec![Inbound::S3TestEvent];
+    }
+    if body.get("Records").is_some() {
+        return parse_s3_notification(body);
+    }
+    if body.get("detail-type").is_some() && body.get("source").is_some() {
+        return vec![parse_eventbridge(body)];
+    }
+    vec![unrecognized(body)]
+}
+
+/// Parse a raw JSON string (an SQS body). Non-JSON is unrecognised, not an error.
+pub fn parse_body(body: &str) -> Vec<Inbound> {
+    match serde_json::from_str::<Value>(body) {
+        Ok(v) => parse_message(&v),
+        Err(_) => vec![Inbound::Unrecognized {
+            shape: format!("not JSON ({} bytes)", body.len()),
+        }],
+    }
+}
+
+fn parse_s3_notification(body: &Value) -> Vec<Inbound> {
+    let event: S3Event = match serde_json::from_value(body.clone()) {
+        Ok(e) => e,
+        Err(_) => return vec![unrecognized(body)],
+    };
+    event
+        .records
+        .into_iter()
+        .map(|r| {
+            let is_created = r
+                .event_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("ObjectCreated"));
+            let (Some(bucket), Some(key)) = (r.s3.bucket.name, r.s3.object.key) else {
+                return Inbound::Unrecognized {
+                    shape: "S3 notification record without bucket or key".into(),
+                };
+            };
+            if !is_created {
+                return Inbound::Unrecognized {
+                    shape: format!("S3 notification `{}`", r.event_name.unwrap_or_default()),
+                };
+            }
+            Inbound::ObjectLanded(ObjectLanded {
+                bucket,
+                key: decode_notification_key(&key),
+                size: r.s3.object.size.unwrap_or(0).max(0) as u64,
+                etag: r.s3.object.e_tag.filter(|e| !e.is_empty()),
+                version_id: r.s3.object.version_id.filter(|v| !v.is_empty()),
+                sequencer: r.s3.object.sequencer.filter(|s| !s.is_empty()),
+                event_time: r.event_time,
+            })
+        })
+        .collect()
+}
+
+/// S3 notifications encode keys form-style: `+` is a space, `%23` is `#`.
+pub fn decode_notification_key(key: &str) -> String {
+    let plus_decoded = key.replace('+', " ");
+    percent_decode_str(&plus_decoded)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn parse_eventbridge(body: &Value) -> Inbound {
+    let source = body["source"].as_str().unwrap_or_default();
+    let detail_type = body["detail-type"].as_str().unwrap_or_default();
+    let detail = &body["detail"];
+    let time = body["time"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    match (source, detail_type) {
+        ("aws.s3", "Object Created") => {
+            let obj = &detail["object"];
+            let (Some(bucket), Some(key)) =
+                (detail["bucket"]["name"].as_str(), obj["key"].as_str())
+            else {
+                return Inbound::Unrecognized {
+                    shape: "Object Created without bucket.name or object.key".into(),
+                };
+            };
+            Inbound::ObjectLanded(ObjectLanded {
+                bucket: bucket.to_string(),
+                // EventBridge carries the key as is: no decoding.
+                key: key.to_string(),
+                size: obj["size"].as_u64().unwrap_or(0),
+                etag: str_field(obj, "etag"),
+                version_id: str_field(obj, "version-id"),
+                sequencer: str_field(obj, "sequencer"),
+                event_time: time.unwrap_or_else(Utc::now),
+            })
+        }
+        ("aws.sagemaker", SAGEMAKER_STATE_CHANGE) => match parse_training_detail(detail) {
+            Some(u) => Inbound::TrainingUpdate(u),
+            None => Inbound::Unrecognized {
+                shape: "training state change without TrainingJobName or a known TrainingJobStatus"
+                    .into(),
+            },
+        },
+        ("aws.events", "Scheduled Event") => Inbound::Sweep,
+        (HUBTUNE_SOURCE, "Route Slot Freed") => match detail["route"].as_str() {
+            Some(route) => Inbound::SlotFreed {
+                route: route.to_string(),
+            },
+            None => Inbound::Unrecognized {
+                shape: "Route Slot Freed without detail.route".into(),
+            },
+        },
+        (HUBTUNE_SOURCE, other) => Inbound::Hubtune {
+            detail_type: other.to_string(),
+            detail: detail.clone(),
+        },
+        _ => Inbound::Unrecognized {
+            shape: format!("EventBridge event source `{source}`, detail-type `{detail_type}`"),
+        },
+    }
+}
+
+fn str_field(v: &Value, k: &str) -> Option<String> {
+    v.get(k)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The detail of a SageMaker state change (also DescribeTrainingJob-shaped JSON).
+pub fn parse_training_detail(d: &Value) -> Option<TrainingUpdate> {
+    let job_name = d.get("TrainingJobName")?.as_str()?.to_string();
+    let status = JobStatus::parse(d.get("TrainingJobStatus")?.as_str()?)?;
+    Some(TrainingUpdate {
+        job_name,
+        job_arn: str_field(d, "TrainingJobArn"),
+        status,
+        secondary_status: str_field(d, "SecondaryStatus"),
+        failure_reason: str_field(d, "FailureReason"),
+        model_artifacts: d
+            .get("ModelArtifacts")
+            .and_then(|m| str_field(m, "S3ModelArtifacts")),
+        last_modified_ms: d.get("LastModifiedTime").and_then(epoch_millis),
+        tags: d.get("Tags").map(parse_tags).unwrap_or_default(),
+    })
+}
+
+/// SageMaker event times are epoch milliseconds sent as numbers, strings, or `1592411992203.0`.
+pub fn epoch_millis(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s
+            .parse::<i64>()
+            .ok()
+            .or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            })
+            .or_else(|| {
+                DateTime::parse_from_rfc3339(s)
+                    .ok()
+                    .map(|t| t.timestamp_millis())
+            }),
+        _ => None,
+    }
+}
+
+pub fn millis_to_time(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+/// `Tags` arrive as a map in some events and as a `[{Key, Value}]` list in others.
+pub fn parse_tags(v: &Value) -> BTreeMap<String, String> {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.get("Key")?.as_str()?.to_string(),
+                    t.get("Value")?.as_str()?.to_string(),
+                ))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// A description of a JSON value's shape for logs: its keys and types, never its values.
+pub fn shape_of(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let keys: Vec<String> = m
+                .iter()
+                .take(12)
+                .map(|(k, v)| format!("{k}:{}", type_name(v)))
+                .collect();
+            format!("object {{{}}}", keys.join(", "))
+        }
+        other => type_name(other).to_string(),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn unrecognized(v: &Value) -> Inbound {
+    Inbound::Unrecognized { shape: shape_of(v) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/../../shared/fixtures/events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+        )
+        .unwrap()
+    }
+
+    fn one(v: &Value) -> Inbound {
+        let mut all = parse_message(v);
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
+    fn landed(v: &Value) -> ObjectLanded {
+        match parse_message(v).as_slice() {
+            [Inbound::ObjectLanded(o)] => o.clone(),
+            other => panic!("expected one ObjectLanded, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn s3_notification_fixture_decodes_the_key() {
+        let o = landed(&fixture("s3-notification.object-created.json"));
+        assert_eq!(o.bucket, "acme-ml-datasets");
+        assert_eq!(o.key, "datasets/support-bot/2026-11-27 release#1/_SUCCESS");
+        assert_eq!(
+            o.version_id.as_deref(),
+            Some("3HL4kqtJlcpXroDTDmjVBH40Nrjfkd")
+        );
+        assert_eq!(o.sequencer.as_deref(), Some("0066F9A1B2C3D4E5F6"));
+        assert_eq!(o.etag.as_deref(), Some("d41d8cd98f00b204e9800998ecf8427e"));
+        assert_eq!(o.event_time.to_rfc3339(), "2026-11-27T09:14:03.512+00:00");
+    }
+
+    #[test]
+    fn eventbridge_fixture_keeps_the_key_as_is() {
+        let o = landed(&fixture("eventbridge-s3.object-created.json"));
+        assert_eq!(o.key, "datasets/support-bot/2026-11-27 release#1/_SUCCESS");
+        assert_eq!(
+            o.version_id.as_deref(),
+            Some("3HL4kqtJlcpXroDTDmjVBH40Nrjfkd")
+        );
+        assert_eq!(o.sequencer.as_deref(), Some("0066F9A1B2C3D4E5F6"));
+        // The two envelopes of one PUT agree on everything that makes a dataset's identity.
+        let n = landed(&fixture("s3-notification.object-created.json"));
+        assert_eq!(
+            (o.bucket, o.key, o.version_id, o.sequencer),
+            (n.bucket, n.key, n.version_id, n.sequencer)
+        );
+    }
+
+    #[test]
+    fn keys_with_plus_percent_unicode_and_length() {
+        assert_eq!(decode_notification_key("a+b%2Bc%23d"), "a b+c#d");
+        assert_eq!(decode_notification_key("caf%C3%A9/%E2%9C%93"), "café/✓");
+        let long = "k".repeat(1000);
+        assert_eq!(decode_notification_key(&long), long);
+        let mut v = fixture("s3-notification.object-created.json");
+        v["Records"][0]["s3"]["object"]["key"] =
+            json!("datasets/x/%E6%97%A5%E6%9C%AC+data/_SUCCESS");
+        assert_eq!(landed(&v).key, "datasets/x/日本 data/_SUCCESS");
+    }
+
+    #[test]
+    fn sagemaker_docs_sample_with_string_times_and_map_tags() {
+        let v = fixture("sagemaker-training-state-change.aws-docs-sample.json");
+        let Inbound::TrainingUpdate(u) = one(&v) else {
+            panic!()
+        };
+        assert_eq!(u.job_name, "89c96cc8-dded-4739-afcc-6f1dc936701d");
+        assert_eq!(u.status, JobStatus::Completed);
+        assert_eq!(u.last_modified_ms, Some(1583831889050));
+        assert!(u.tags.is_empty());
+    }
+
+    #[test]
+    fn sagemaker_completed_fixture() {
+        let v = fixture("sagemaker-training-state-change.completed.json");
+        let Inbound::TrainingUpdate(u) = one(&v) else {
+            panic!()
+        };
+        assert_eq!(u.status, JobStatus::Completed);
+        assert_eq!(u.last_modified_ms, Some(1748782961000));
+        assert!(u.model_artifacts.unwrap().ends_with("/output/model.tar.gz"));
+        assert_eq!(u.tags["sagemaker-sdk:jumpstart-model-version"], "1.2.0");
+    }
+
+    #[test]
+    fn times_and_tags_in_every_shape() {
+        assert_eq!(epoch_millis(&json!(1592411992203_i64)), Some(1592411992203));
+        assert_eq!(epoch_millis(&json!("1592411992203")), Some(1592411992203));
+        assert_eq!(epoch_millis(&json!("1592411992203.0")), Some(1592411992203));
+        assert_eq!(epoch_millis(&json!(1592411992203.0)), Some(1592411992203));
+        assert_eq!(epoch_millis(&json!(null)), None);
+        let list = parse_tags(&json!([{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]));
+        assert_eq!(list, parse_tags(&json!({"a": "1", "b": "2"})));
+        assert!(parse_tags(&json!(null)).is_empty());
+    }
+
+    #[test]
+    fn minimal_and_extra_fields_in_a_state_change() {
+        let v = json!({"source": "aws.sagemaker", "detail-type": SAGEMAKER_STATE_CHANGE,
+            "detail": {"TrainingJobName": "hubtune-a-1", "TrainingJobStatus": "Failed", "NewField": {"x": 1}}});
+        let Inbound::TrainingUpdate(u) = one(&v) else {
+            panic!()
+        };
+        assert_eq!(u.status, JobStatus::Failed);
+        assert_eq!(u.last_modified_ms, None);
+        let bad = json!({"source": "aws.sagemaker", "detail-type": SAGEMAKER_STATE_CHANGE,
+            "detail": {"TrainingJobName": "x", "TrainingJobStatus": "Exploded"}});
+        assert!(matches!(
+            parse_message(&bad)[0],
+            Inbound::Unrecognized { .. }
+        ));
+    }
+
+    #[test]
+    fn other_inputs() {
+        let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-01-01T00:00:00Z", "Bucket": "b"});
+        assert_eq!(parse_message(&test_event), vec![Inbound::S3TestEvent]);
+        let sweep = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        assert_eq!(parse_message(&sweep), vec![Inbound::Sweep]);
+        let freed = json!({"source": "hubtune", "detail-type": "Route Slot Freed", "detail": {"route": "r1"}});
+        assert_eq!(
+            parse_message(&freed),
+            vec![Inbound::SlotFreed { route: "r1".into() }]
+        );
+        let unknown = json!({"hello": "secret-value"});
+        let Inbound::Unrecognized { shape } = one(&unknown) else {
+            panic!()
+        };
+        assert!(
+            shape.contains("hello:string") && !shape.contains("secret"),
+            "{shape}"
+        );
+        assert!(matches!(
+            parse_body("not json")[0],
+            Inbound::Unrecognized { .. }
+        ));
+        let sns = json!({"Type": "Notification", "Message": test_event.to_string()});
+        assert_eq!(parse_message(&sns), vec![Inbound::S3TestEvent]);
+    }
+}

@@ -1,0 +1,343 @@
+//! What hubtune tells the world: the seven outgoing events, the artifact manifest and the route's latest pointer.
+//!
+//! Every event goes to the hubtune bus with `source: hubtune`, a versioned detail (`"schema": 1`) and a
+//! deterministic `event_id`: delivery is at least once, so consumers de-duplicate on it, and a resend after a crash
+//! carries the same id.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::Rejection;
+use crate::naming::identity_hash;
+use crate::run::RunRecord;
+
+pub const SCHEMA: u32 = 1;
+pub const SOURCE: &str = "hubtune";
+
+pub const DATASET_REJECTED: &str = "Dataset Rejected";
+pub const DATASET_QUEUED: &str = "Dataset Queued";
+pub const TRAINING_RUN_STARTED: &str = "Training Run Started";
+pub const TRAINING_RUN_FINISHED: &str = "Training Run Finished";
+pub const MODEL_PUBLISHED: &str = "Model Published";
+pub const FINETUNE_FAILED: &str = "Fine-tune Failed";
+pub const ROUTE_SLOT_FREED: &str = "Route Slot Freed";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutgoingEvent {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: Value,
+    pub resources: Vec<String>,
+}
+
+impl OutgoingEvent {
+    pub fn event_id(&self) -> &str {
+        self.detail["event_id"].as_str().unwrap_or_default()
+    }
+}
+
+/// A deterministic id: the same logical event always has the same one.
+pub fn event_id(detail_type: &str, key: &str) -> String {
+    identity_hash(detail_type, key)[..32].to_string()
+}
+
+/// What every event names, taken from whatever the caller knows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventContext {
+    pub route: String,
+    pub dataset_uri: String,
+    pub job_name: Option<String>,
+    pub job_arn: Option<String>,
+    pub hub_content_arn: Option<String>,
+    pub hub_content_version: Option<String>,
+}
+
+impl EventContext {
+    pub fn of_run(r: &RunRecord) -> Self {
+        Self {
+            route: r.route.clone(),
+            dataset_uri: r.dataset_uri.clone(),
+            job_name: Some(r.job_name.to_string()),
+            job_arn: r.job_arn.clone(),
+            hub_content_arn: r.hub_content_arn.clone(),
+            hub_content_version: r.hub_content_version.clone(),
+        }
+    }
+}
+
+fn build(
+    detail_type: &str,
+    id_key: &str,
+    ctx: &EventContext,
+    summary: String,
+    extra: Value,
+) -> OutgoingEvent {
+    let mut detail = json!({
+        "schema": SCHEMA,
+        "event_id": event_id(detail_type, id_key),
+        "route": ctx.route,
+        "dataset_uri": ctx.dataset_uri,
+        "job_name": ctx.job_name,
+        "job_arn": ctx.job_arn,
+        "hub_content_arn": ctx.hub_content_arn,
+        "hub_content_version": ctx.hub_content_version,
+        "summary": summary,
+    });
+    if let (Value::Object(d), Value::Object(e)) = (&mut detail, extra) {
+        d.extend(e);
+    }
+    OutgoingEvent {
+        source: SOURCE.to_string(),
+        detail_type: detail_type.to_string(),
+        resources: ctx.job_arn.iter().cloned().collect(),
+        detail,
+    }
+}
+
+/// `identity_key` identifies the dataset delivery (so a redelivered rejection has the same id).
+pub fn dataset_rejected(
+    ctx: &EventContext,
+    identity_key: &str,
+    problems: &[Rejection],
+) -> OutgoingEvent {
+    let first = problems
+        .first()
+        .cloned()
+        .unwrap_or_else(|| Rejection::new("unknown", "rejected"));
+    let more = if problems.len() > 1 {
+        format!(" (+{} more problems)", problems.len() - 1)
+    } else {
+        String::new()
+    };
+    build(
+        DATASET_REJECTED,
+        identity_key,
+        ctx,
+        format!(
+            "hubtune rejected dataset {} on route {}: {first}{more}",
+            ctx.dataset_uri, ctx.route
+        ),
+        json!({ "reason": first.code, "message": first.message, "file": first.file, "line": first.line,
+                "problems": problems.iter().take(20).collect::<Vec<_>>() }),
+    )
+}
+
+pub fn dataset_queued(
+    ctx: &EventContext,
+    identity_key: &str,
+    reason: &str,
+    queue_key: &str,
+) -> OutgoingEvent {
+    build(
+        DATASET_QUEUED,
+        identity_key,
+        ctx,
+        format!(
+            "hubtune queued dataset {} on route {}: {reason}",
+            ctx.dataset_uri, ctx.route
+        ),
+        json!({ "reason": reason, "queue_entry": queue_key }),
+    )
+}
+
+pub fn training_run_started(r: &RunRecord) -> OutgoingEvent {
+    build(
+        TRAINING_RUN_STARTED,
+        r.job_name.as_str(),
+        &EventContext::of_run(r),
+        format!(
+            "hubtune started training job {} ({} × {}) for dataset {} on route {}",
+            r.job_name, r.instance_count, r.instance_type, r.dataset_uri, r.route
+        ),
+        json!({ "instance_type": r.instance_type, "instance_count": r.instance_count, "model_id": r.model_id }),
+    )
+}
+
+pub fn training_run_finished(r: &RunRecord) -> OutgoingEvent {
+    build(
+        TRAINING_RUN_FINISHED,
+        r.job_name.as_str(),
+        &EventContext::of_run(r),
+        format!(
+            "training job {} on route {} ended {}",
+            r.job_name,
+            r.route,
+            r.status.as_str()
+        ),
+        json!({ "status": r.status.as_str(), "failure_reason": r.failure_reason, "model_artifacts": r.model_artifacts }),
+    )
+}
+
+pub fn route_slot_freed(route: &str, key: &str) -> OutgoingEvent {
+    build(
+        ROUTE_SLOT_FREED,
+        key,
+        &EventContext {
+            route: route.to_string(),
+            ..Default::default()
+        },
+        format!("route {route} has a free training slot"),
+        json!({}),
+    )
+}
+
+pub fn model_published(
+    r: &RunRecord,
+    manifest: &ArtifactManifest,
+    manifest_uri: &str,
+    latest_moved: bool,
+) -> OutgoingEvent {
+    build(
+        MODEL_PUBLISHED,
+        r.job_name.as_str(),
+        &EventContext::of_run(r),
+        format!(
+            "hubtune published the fine-tuned {} from dataset {} on route {}: {}",
+            r.model_id, r.dataset_uri, r.route, manifest.artifact_uri
+        ),
+        json!({ "artifact_uri": manifest.artifact_uri, "artifact_bytes": manifest.artifact_bytes,
+                "manifest_uri": manifest_uri, "latest_updated": latest_moved,
+                "final_metrics": manifest.final_metrics, "model_id": r.model_id }),
+    )
+}
+
+pub fn finetune_failed(r: &RunRecord, history: &[Value], console_url: &str) -> OutgoingEvent {
+    let reason = r
+        .failure_reason
+        .clone()
+        .unwrap_or_else(|| format!("the job ended {}", r.status.as_str()));
+    build(
+        FINETUNE_FAILED,
+        r.job_name.as_str(),
+        &EventContext::of_run(r),
+        format!(
+            "fine-tune {} on route {} {}: {reason}",
+            r.job_name,
+            r.route,
+            r.status.as_str().to_lowercase()
+        ),
+        json!({ "status": r.status.as_str(), "failure_reason": reason, "secondary_status_history": history,
+                "console_url": console_url }),
+    )
+}
+
+pub fn console_url(region: &str, job: &str) -> String {
+    format!("https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{job}")
+}
+
+/// Written beside the artifact: everything needed to know what this model is and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactManifest {
+    pub schema: u32,
+    pub route: String,
+    pub job_name: String,
+    pub job_arn: Option<String>,
+    pub dataset_uri: String,
+    pub dataset_marker_etag: Option<String>,
+    pub dataset_time: String,
+    pub dataset_sort_key: String,
+    pub dataset_files: usize,
+    pub dataset_bytes: u64,
+    pub model_id: String,
+    pub hub_content_arn: Option<String>,
+    pub hub_content_version: Option<String>,
+    pub public_hub_content_arn: Option<String>,
+    pub image: Option<String>,
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub hyperparameters: BTreeMap<String, String>,
+    pub billable_seconds: Option<i64>,
+    pub training_start_time: Option<String>,
+    pub training_end_time: Option<String>,
+    pub final_metrics: BTreeMap<String, f64>,
+    pub artifact_uri: String,
+    pub artifact_bytes: u64,
+}
+
+/// `latest.json` of a route: moved only to a newer dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatestPointer {
+    pub schema: u32,
+    pub route: String,
+    pub job_name: String,
+    pub dataset_uri: String,
+    pub dataset_sort_key: String,
+    pub artifact_uri: String,
+    pub manifest_uri: String,
+    pub model_id: String,
+    pub published_at: String,
+}
+
+impl LatestPointer {
+    /// Whether `candidate` should replace `self`: only a newer dataset does, so a slow old job never replaces a
+    /// newer model. The same job is "not newer" (idempotent).
+    pub fn is_replaced_by(&self, candidate: &LatestPointer) -> bool {
+        candidate.dataset_sort_key > self.dataset_sort_key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_deterministic_and_distinct() {
+        assert_eq!(
+            event_id(MODEL_PUBLISHED, "job-1"),
+            event_id(MODEL_PUBLISHED, "job-1")
+        );
+        assert_ne!(
+            event_id(MODEL_PUBLISHED, "job-1"),
+            event_id(FINETUNE_FAILED, "job-1")
+        );
+        assert_ne!(
+            event_id(MODEL_PUBLISHED, "job-1"),
+            event_id(MODEL_PUBLISHED, "job-2")
+        );
+        assert_eq!(event_id(MODEL_PUBLISHED, "x").len(), 32);
+    }
+
+    #[test]
+    fn rejection_event_names_file_line_and_summary() {
+        let ctx = EventContext {
+            route: "r".into(),
+            dataset_uri: "s3://b/d/".into(),
+            ..Default::default()
+        };
+        let e = dataset_rejected(
+            &ctx,
+            "id",
+            &[Rejection::new("malformed_jsonl", "bad").at("d/a.jsonl", Some(3))],
+        );
+        assert_eq!(e.detail_type, DATASET_REJECTED);
+        assert_eq!(e.detail["schema"], 1);
+        assert_eq!(e.detail["reason"], "malformed_jsonl");
+        assert_eq!(e.detail["file"], "d/a.jsonl");
+        assert_eq!(e.detail["line"], 3);
+        assert!(e.detail["summary"]
+            .as_str()
+            .unwrap()
+            .contains("d/a.jsonl:3: bad"));
+        assert_eq!(e.event_id(), event_id(DATASET_REJECTED, "id"));
+    }
+
+    #[test]
+    fn latest_moves_forward_only() {
+        let p = |k: &str| LatestPointer {
+            schema: 1,
+            route: "r".into(),
+            job_name: k.into(),
+            dataset_uri: String::new(),
+            dataset_sort_key: k.into(),
+            artifact_uri: String::new(),
+            manifest_uri: String::new(),
+            model_id: String::new(),
+            published_at: String::new(),
+        };
+        assert!(p("20260101").is_replaced_by(&p("20260102")));
+        assert!(!p("20260102").is_replaced_by(&p("20260101")));
+        assert!(!p("20260102").is_replaced_by(&p("20260102")));
+    }
+}

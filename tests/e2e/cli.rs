@@ -1,0 +1,189 @@
+//! The `hubtune` command as a user runs it: a subprocess, its exit code and output.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `hubtune` binary of this workspace (scripts/test builds it before the tests run).
+fn binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| hubtune_e2e::repo().join("target"));
+    let bin = target.join("debug/hubtune");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p hubtune-cli` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+fn hubtune() -> Command {
+    let mut c = Command::new(binary());
+    c.current_dir(hubtune_e2e::repo());
+    c.env_remove("AWS_ENDPOINT_URL")
+        .env_remove("HUBTUNE_CONFIG");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    hubtune().args(args).output().expect("hubtune runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hubtune-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn plan_prints_the_request_offline() {
+    let o = run(&[
+        "plan",
+        "--config",
+        "examples/hubtune.toml",
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "s3://acme-ml-datasets/datasets/support-bot/2026-11-27/",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["TrainingJobName"]
+        .as_str()
+        .unwrap()
+        .starts_with("hubtune-support-bot-"));
+    assert_eq!(
+        v["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        "s3://acme-ml-datasets/datasets/support-bot/2026-11-27/"
+    );
+    assert_eq!(
+        v["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataType"],
+        "S3Prefix"
+    );
+    assert_eq!(v["HyperParameters"]["epoch"], "\"2\"");
+}
+
+#[test]
+fn plan_and_config_errors_exit_2_with_the_route_and_key() {
+    let d = tmp("badcfg");
+    let bad = d.join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(hubtune_e2e::repo().join("examples/hubtune.toml"))
+            .unwrap()
+            .replace("accept_eula = true", "accept_eula = \"yes\""),
+    )
+    .unwrap();
+    let o = run(&["config", "check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("routes.support-bot.accept_eula"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&[
+        "plan",
+        "--config",
+        bad.to_str().unwrap(),
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "s3://acme-ml-datasets/datasets/support-bot/x/",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["config", "check", "examples/hubtune.toml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("route support-bot"));
+}
+
+#[test]
+fn validate_lists_every_problem_with_file_and_line() {
+    let d = tmp("validate");
+    std::fs::write(d.join("train.jsonl"), "{\"a\": 1}\n{broken\n").unwrap();
+    std::fs::write(d.join("notes.exe"), "x").unwrap();
+    let o = run(&[
+        "validate",
+        d.to_str().unwrap(),
+        "--route",
+        "support-bot",
+        "--config",
+        "examples/hubtune.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("train.jsonl:2:"), "{t}");
+    assert!(
+        t.contains("notes.exe") && t.contains("file_type_not_allowed"),
+        "{t}"
+    );
+    assert!(t.contains("2 problem(s)"), "{t}");
+    let o = run(&[
+        "validate",
+        "examples/datasets/support-bot",
+        "--route",
+        "support-bot",
+        "--config",
+        "examples/hubtune.toml",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn inspect_explains_any_event() {
+    let fixture = hubtune_e2e::shared_fixture("events/s3-notification.object-created.json");
+    let o = run(&[
+        "inspect",
+        fixture.to_str().unwrap(),
+        "--config",
+        "examples/hubtune.toml",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["input"]["kind"], "object_landed");
+    assert_eq!(
+        v[0]["input"]["key"],
+        "datasets/support-bot/2026-11-27 release#1/_SUCCESS"
+    );
+    assert_eq!(v[0]["meaning"]["outcome"], "dataset");
+    assert!(v[0]["meaning"]["job_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("hubtune-support-bot-"));
+    let d = tmp("inspect");
+    std::fs::write(d.join("odd.json"), "{\"hello\": \"world\"}").unwrap();
+    let o = run(&["inspect", d.join("odd.json").to_str().unwrap()]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["input"]["kind"], "unrecognized");
+    assert_eq!(v[0]["meaning"]["outcome"], "ignored");
+    std::fs::write(d.join("notjson.json"), "nope").unwrap();
+    assert_eq!(
+        run(&["inspect", d.join("notjson.json").to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
+    let o = run(&["demo", "--train-seconds", "0.5"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for step in [
+        "dataset landed",
+        "Training Run Started",
+        "Model Published",
+        "latest.json",
+        "\"artifact_uri\"",
+    ] {
+        assert!(t.contains(step), "the demo did not show `{step}`:\n{t}");
+    }
+}

@@ -1,0 +1,392 @@
+//! The launch path against the local stack: a dataset landing in S3 starts exactly one hub-reference fine-tune.
+
+use std::time::Duration;
+
+use hubtune::s3uri::S3Uri;
+use hubtune_e2e::{Env, Setup};
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(30);
+
+async fn only_job(env: &Env) -> String {
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 1, "expected exactly one job, got {jobs:?}");
+    jobs[0].clone()
+}
+
+#[tokio::test]
+async fn a_marker_drop_launches_exactly_the_planned_job() {
+    let env = Env::start(Setup::default()).await;
+    let uri = env.drop_good("2026-11-27").await;
+    env.wait_for("Training Run Started", 1, T).await;
+    let job = only_job(&env).await;
+    assert!(job.starts_with("hubtune-support-bot-"), "{job}");
+
+    // What SageMaker got is what `plan` says, read back with DescribeTrainingJob.
+    let d = env
+        .aws
+        .sagemaker
+        .describe_training_job()
+        .training_job_name(&job)
+        .send()
+        .await
+        .unwrap();
+    let record = env.record(&job).await;
+    assert_eq!(record.dataset_uri, uri);
+    let route = env.config.route("support-bot").unwrap();
+    let hub = env
+        .ctx
+        .hubs
+        .resolve(&env.aws, &route.hub, &route.model_id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let manifest: S3Uri = record.manifest_uri.clone().unwrap().parse().unwrap();
+    let planned = launch_finetune_plan(&env, &record, &hub, &manifest);
+    let spec = d.algorithm_specification.unwrap();
+    assert_eq!(
+        spec.training_image.as_deref(),
+        Some(
+            planned["AlgorithmSpecification"]["TrainingImage"]
+                .as_str()
+                .unwrap()
+        )
+    );
+    assert_eq!(d.role_arn.as_deref(), planned["RoleArn"].as_str());
+    let hp = d.hyper_parameters.unwrap();
+    let planned_hp: std::collections::HashMap<String, String> =
+        serde_json::from_value(planned["HyperParameters"].clone()).unwrap();
+    assert_eq!(hp, planned_hp);
+    let channels = d.input_data_config.unwrap();
+    let names: Vec<_> = channels
+        .iter()
+        .map(|c| c.channel_name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["training", "model", "code"]);
+    let training = channels[0]
+        .data_source
+        .as_ref()
+        .unwrap()
+        .s3_data_source
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        training.s3_data_type.as_ref().unwrap().as_str(),
+        "ManifestFile"
+    );
+    assert_eq!(
+        training.s3_uri.as_deref(),
+        Some(manifest.to_string().as_str())
+    );
+    let model = channels[1]
+        .data_source
+        .as_ref()
+        .unwrap()
+        .s3_data_source
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        model.hub_access_config.as_ref().unwrap().hub_content_arn(),
+        Some(hub.hub_content_arn.as_str())
+    );
+    assert_eq!(
+        model.model_access_config.as_ref().unwrap().accept_eula(),
+        Some(true)
+    );
+    assert_eq!(d.enable_network_isolation, Some(true));
+    let rc = d.resource_config.unwrap();
+    assert_eq!(rc.instance_type.unwrap().as_str(), "ml.g5.2xlarge");
+    assert_eq!(rc.volume_size_in_gb, Some(30));
+    // The manifest lists exactly the checked file.
+    let m: Value = serde_json::from_slice(&env.object(&manifest).await.unwrap()).unwrap();
+    assert_eq!(m, json!([{ "prefix": uri }, "train.jsonl"]));
+    assert!(record.outbox.started_emitted);
+    env.stop().await;
+}
+
+fn launch_finetune_plan(
+    env: &Env,
+    record: &hubtune::run::RunRecord,
+    hub: &hubtune::hub::HubContent,
+    manifest: &S3Uri,
+) -> Value {
+    let route = env.config.route(&record.route).unwrap();
+    let d = record.dataset.as_ref().unwrap();
+    let req = hubtune::plan::plan(&hubtune::plan::PlanInput {
+        job_name: &record.job_name,
+        region: &env.config.deployment.region,
+        hub,
+        settings: &route.training,
+        training_channel: hubtune::plan::TrainingChannel::Manifest(manifest.clone()),
+        route: &route.name,
+        dataset_tag: hubtune::naming::dataset_tag_value(
+            &d.location.to_string(),
+            &d.identity.hash(&env.config.deployment.name),
+        ),
+    })
+    .unwrap();
+    serde_json::to_value(req).unwrap()
+}
+
+#[tokio::test]
+async fn the_same_event_five_times_is_one_job() {
+    let env = Env::start(Setup::default()).await;
+    env.drop_good("five").await;
+    // Take the Object Created event off the queue and deliver it four more times.
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        bodies = env.peek("LaunchQueue").await;
+        if !bodies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let marker = bodies
+        .iter()
+        .find(|b| b.contains("_SUCCESS"))
+        .expect("the marker's event reached the launch queue")
+        .clone();
+    for _ in 0..4 {
+        env.send("LaunchQueue", &marker).await;
+    }
+    env.settle(T).await;
+    only_job(&env).await;
+    assert_eq!(
+        env.events("Training Run Started").len(),
+        1,
+        "one Training Run Started"
+    );
+    assert_eq!(
+        env.calls()
+            .await
+            .get("sagemaker.CreateTrainingJob")
+            .copied(),
+        Some(1),
+        "duplicates never reach CreateTrainingJob"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_marker_on_the_same_folder_is_a_second_job_and_late_files_are_not_trained() {
+    let env = Env::start(Setup::default()).await;
+    env.drop_dataset(
+        "again",
+        &[
+            ("a.jsonl", "{\"x\":1}\n"),
+            ("b.jsonl", "{\"x\":2}\n"),
+            ("c.csv", "a,b\n1,2\n"),
+        ],
+    )
+    .await;
+    env.wait_for("Training Run Started", 1, T).await;
+    // A file added after the marker is not in the frozen manifest of the first job.
+    env.put(
+        "datasets/support-bot/again/late.jsonl",
+        b"{\"late\":true}\n",
+    )
+    .await;
+    let first = only_job(&env).await;
+    let r = env.record(&first).await;
+    let keys: Vec<_> = r.frozen.unwrap().files.into_iter().map(|f| f.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "datasets/support-bot/again/a.jsonl",
+            "datasets/support-bot/again/b.jsonl",
+            "datasets/support-bot/again/c.csv"
+        ]
+    );
+    // The same folder uploaded again with a new marker: a second job.
+    env.put("datasets/support-bot/again/_SUCCESS", b"").await;
+    env.wait_for("Training Run Started", 2, T).await;
+    assert_eq!(env.jobs().await.len(), 2);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_without_a_marker_launches_nothing() {
+    let env = Env::start(Setup::default()).await;
+    env.put("datasets/support-bot/nomarker/train.jsonl", b"{\"x\":1}\n")
+        .await;
+    env.settle(Duration::from_secs(3)).await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.seen.lock().unwrap().is_empty(), "no event at all");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_gated_model_without_the_eula_is_rejected_before_any_sagemaker_call() {
+    let env = Env::start(Setup {
+        route_extra: String::new(),
+        ..Setup::default()
+    })
+    .await;
+    let uri = env.drop_good("no-eula").await;
+    let ev = env.wait_for("Dataset Rejected", 1, T).await;
+    let d = &ev[0]["detail"];
+    assert_eq!(d["reason"], "eula_not_accepted");
+    assert_eq!(d["dataset_uri"], uri);
+    assert!(
+        d["message"].as_str().unwrap().contains("accept_eula"),
+        "{d}"
+    );
+    assert!(
+        d["message"].as_str().unwrap().contains("llamaEula.txt"),
+        "{d}"
+    );
+    assert!(env.jobs().await.is_empty());
+    assert_eq!(env.calls().await.get("sagemaker.CreateTrainingJob"), None);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn two_throttles_then_success_is_one_job() {
+    let env = Env::start(Setup::default()).await;
+    env.fault(json!({ "service": "sagemaker", "operation": "CreateTrainingJob", "error": "throttling", "count": 2 })).await;
+    env.drop_good("throttled").await;
+    env.wait_for("Training Run Started", 1, T).await;
+    only_job(&env).await;
+    assert_eq!(
+        env.calls()
+            .await
+            .get("sagemaker.CreateTrainingJob")
+            .copied(),
+        Some(3),
+        "two throttled attempts and one success"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_crash_between_create_and_the_record_update_is_repaired_by_the_redelivery() {
+    let env = Env::start(Setup::default()).await;
+    hubtune::faults::arm("launch.after_create", "/crash-after-create/", 1);
+    env.drop_good("crash-after-create").await;
+    env.wait_for("Training Run Started", 1, T).await;
+    env.settle(Duration::from_secs(3)).await;
+    let job = only_job(&env).await;
+    let r = env.record(&job).await;
+    assert!(
+        !r.status.is_pre_launch(),
+        "the record was finished: {:?}",
+        r.status
+    );
+    assert!(r.job_arn.is_some());
+    assert_eq!(env.events("Training Run Started").len(), 1);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn resource_limit_exceeded_queues_the_dataset() {
+    let env = Env::start(Setup::default()).await;
+    env.fault(json!({ "service": "sagemaker", "operation": "CreateTrainingJob", "error": "resource-limit", "count": 1 })).await;
+    let uri = env.drop_good("quota").await;
+    let ev = env.wait_for("Dataset Queued", 1, T).await;
+    assert_eq!(ev[0]["detail"]["dataset_uri"], uri);
+    assert!(
+        ev[0]["detail"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceLimitExceeded"),
+        "{}",
+        ev[0]["detail"]
+    );
+    let entries = env.keys("hubtune/state/queue/support-bot/").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn empty_and_malformed_datasets_are_rejected_with_file_and_line() {
+    let env = Env::start(Setup::default()).await;
+    env.drop_dataset("empty", &[]).await;
+    env.drop_dataset(
+        "broken",
+        &[("train.jsonl", "{\"ok\": 1}\n{\"ok\": 2}\n{not json\n")],
+    )
+    .await;
+    let ev = env.wait_for("Dataset Rejected", 2, T).await;
+    let by_reason = |r: &str| {
+        ev.iter()
+            .find(|e| e["detail"]["reason"] == r)
+            .unwrap_or_else(|| panic!("no {r} rejection in {ev:#?}"))
+            .clone()
+    };
+    let empty = by_reason("empty_dataset");
+    assert!(empty["detail"]["dataset_uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("/empty/"));
+    let broken = by_reason("malformed_jsonl");
+    assert_eq!(
+        broken["detail"]["file"],
+        "datasets/support-bot/broken/train.jsonl"
+    );
+    assert_eq!(broken["detail"]["line"], 3);
+    assert!(env.jobs().await.is_empty());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_fixture_key_with_hash_and_space_gets_valid_tags() {
+    let env = Env::start(Setup::default()).await;
+    env.drop_dataset("2026-11-27 release#1", &[("train.jsonl", "{\"a\": 1}\n")])
+        .await;
+    env.wait_for("Training Run Started", 1, T).await;
+    let job = only_job(&env).await;
+    let arn = env.record(&job).await.job_arn.unwrap();
+    let tags = env.aws.list_training_job_tags(&arn).await.unwrap();
+    for (k, v) in &tags {
+        assert!(
+            v.len() <= 256
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c)),
+            "tag {k}={v:?} breaks SageMaker's tag rules"
+        );
+    }
+    assert!(
+        tags["hubtune:dataset"].contains("2026-11-27 release_1"),
+        "{tags:?}"
+    );
+    assert_eq!(tags["hubtune:route"], "support-bot");
+    assert_eq!(
+        tags["sagemaker-sdk:jumpstart-model-id"],
+        "meta-textgeneration-llama-3-2-1b"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_shipped_eventbridge_fixture_is_launched_through_the_handler() {
+    // The real-shaped fixture, pointed at this stack's bucket, delivered directly (not through SQS).
+    let env = Env::start(Setup::default()).await;
+    env.put(
+        "datasets/support-bot/2026-11-27 release#1/train.jsonl",
+        b"{\"a\": 1}\n",
+    )
+    .await;
+    let mut ev: Value = serde_json::from_str(
+        &std::fs::read_to_string(hubtune_e2e::shared_fixture(
+            "events/eventbridge-s3.object-created.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    ev["detail"]["bucket"]["name"] = json!(env.bucket());
+    let out = launch_finetune::handle(&env.ctx, ev).await.unwrap();
+    assert_eq!(out, Value::Null);
+    let job = only_job(&env).await;
+    assert_eq!(
+        env.record(&job).await.dataset.unwrap().identity.version,
+        "v:3HL4kqtJlcpXroDTDmjVBH40Nrjfkd"
+    );
+    // An unknown payload is answered without a crash and without a retry.
+    assert_eq!(
+        launch_finetune::handle(&env.ctx, json!({"what": "is this"}))
+            .await
+            .unwrap(),
+        Value::Null
+    );
+    env.stop().await;
+}

@@ -1,0 +1,9 @@
+#![recursion_limit = "256"]
+
+//! End-to-end tests, one test crate (one binary linking the SDK) with a module per capability. Each test starts
+//! its own local stack on loopback and stops it at the end.
+
+mod cli;
+// mod conformance; (added when its module lands)
+mod launch;
+mod lifecycle;
