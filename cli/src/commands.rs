@@ -758,6 +758,29 @@ async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
         for ev in dispatcher.observed().await.map_err(|e| e.to_string())? {
             spinner.clear();
             let dt = ev["detail-type"].as_str().unwrap_or_default().to_string();
+            if dt == "Training Run Started" {
+                // The launcher froze what it checked into the run record: show it as the user's "checks passed".
+                if let Some(job) = ev["detail"]["job_name"].as_str() {
+                    let key = config.deployment.state_key(&format!("runs/{job}.json"));
+                    if let Ok(Some(r)) = ctx.store.read::<RunRecord>(&key).await {
+                        let r = r.value;
+                        if let Some(f) = &r.frozen {
+                            step(format!(
+                                "checks passed: {} data files, {} bytes, frozen in {}",
+                                f.files.len(),
+                                f.total_bytes,
+                                r.manifest_uri.as_deref().unwrap_or("the manifest")
+                            ));
+                        }
+                        step(format!(
+                            "job launched: {job} on {} × {} from {}",
+                            r.instance_count,
+                            r.instance_type,
+                            r.hub_content_arn.as_deref().unwrap_or("the hub")
+                        ));
+                    }
+                }
+            }
             println!(
                 "    event  {dt}: {}",
                 ev["detail"]["summary"].as_str().unwrap_or_default()
@@ -862,9 +885,12 @@ pub async fn local(train_seconds: f64) -> Res {
     ));
     let dispatcher = Dispatcher::new(&info, ctx.clone());
     let mut last_sweep = Instant::now();
+    // One listener for the whole run: a Ctrl-C that arrives while a batch is being handled is not lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
             r = dispatcher.pump_once() => {
                 for d in r.map_err(|e| e.to_string())? {
                     for b in &d.bodies {

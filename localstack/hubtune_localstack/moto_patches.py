@@ -12,6 +12,11 @@
    event from a string template that has no `account` field (and substitutes `<source>`-like text inside
    `detail`). AWS delivers the event as it is: the replacement returns a copy in AWS's field order.
 
+3. GetBucketNotificationConfiguration (moto.s3.responses.S3Response.get_bucket_notification) leaves out the
+   `EventBridgeConfiguration` that PutBucketNotificationConfiguration stored, so a client cannot tell whether a
+   bucket sends its events to EventBridge (`hubtune doctor` and `hubtune enable-eventbridge` ask exactly that).
+   The replacement adds it, as AWS does.
+
 moto's pattern matcher (prefix, suffix, wildcard, anything-but, exists, numeric, $or) matches as AWS does for
 what hubtune uses; tests/test_events.py::test_moto_pattern_matching checks it against a live server, so it is
 not patched.
@@ -159,6 +164,31 @@ def _parse_without_transformer(original):
 _applied = False
 
 
+def _get_bucket_notification(original):
+    def get_bucket_notification(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if not config or getattr(config, "event_bridge", None) is None:
+            return original(self)
+        from moto.core.responses import ActionResult
+
+        def build(item: Any, arn_key: str) -> dict[str, Any]:
+            out: dict[str, Any] = {"Id": item.id, arn_key: item.arn, "Events": item.events}
+            if item.filters:
+                out["Filter"] = {"Key": {"FilterRules": item.filters["S3Key"]["FilterRule"]}}
+            return out
+
+        result = {
+            "TopicConfigurations": [build(t, "TopicArn") for t in config.topic],
+            "QueueConfigurations": [build(q, "QueueArn") for q in config.queue],
+            "LambdaFunctionConfigurations": [build(f, "LambdaFunctionArn") for f in config.cloud_function],
+            "EventBridgeConfiguration": {},
+        }
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        return self.serialized(ActionResult(result))
+
+    return get_bucket_notification
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -171,5 +201,8 @@ def apply() -> None:
     from moto.s3 import notifications
 
     notifications._send_event_bridge_message = _send_event_bridge_message
+    from moto.s3.responses import S3Response
+
+    S3Response.get_bucket_notification = _get_bucket_notification(S3Response.get_bucket_notification)
     EventTemplateParser.parse = _parse_without_transformer(EventTemplateParser.parse)
     _applied = True

@@ -185,3 +185,11 @@ def test_moto_pattern_matching(case, sqs, events):
         events.remove_targets(Rule="r", EventBusName=bus, Ids=["q"])
         events.delete_rule(Name="r", EventBusName=bus)
         events.delete_event_bus(Name=bus)
+
+
+def test_bucket_notification_configuration_shows_eventbridge(stack, s3):
+    # The provisioned dataset bucket sends its events to EventBridge, and says so (moto alone leaves it out).
+    conf = s3.get_bucket_notification_configuration(Bucket=stack.ready["bucket"])
+    assert conf.get("EventBridgeConfiguration") == {}
+    s3.create_bucket(Bucket="no-eventbridge-here")
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="no-eventbridge-here")

@@ -38,6 +38,9 @@ const SAGEMAKER: &str = "sagemaker";
 const S3: &str = "s3";
 const EVENTBRIDGE: &str = "eventbridge";
 
+/// The error code `list_objects` gives when a listing holds more than it was allowed to return.
+pub const TOO_MANY_OBJECTS: &str = "TooManyObjects";
+
 /// The clients a handler needs, built once per cold start.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -443,7 +446,7 @@ impl Aws {
                     return Err(Error::Aws {
                         service: S3,
                         operation: OP,
-                        code: None,
+                        code: Some(TOO_MANY_OBJECTS.to_string()),
                         message: format!("more than {max} objects under s3://{bucket}/{prefix}"),
                         class: ErrorClass::Permanent,
                     });

@@ -143,6 +143,8 @@ impl Config {
 #[derive(Debug, Clone, Default)]
 pub struct DeploymentEnv {
     pub bucket: Option<String>,
+    /// The prefix the deployment's EventBridge rule forwards (`HUBTUNE_DATASET_PREFIX`): every route must lie under it.
+    pub dataset_prefix: Option<String>,
     pub state_prefix: Option<String>,
     pub output_prefix: Option<String>,
     pub job_prefix: Option<String>,
@@ -157,6 +159,7 @@ impl DeploymentEnv {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
             bucket: get("HUBTUNE_BUCKET"),
+            dataset_prefix: get("HUBTUNE_DATASET_PREFIX"),
             state_prefix: get("HUBTUNE_STATE_PREFIX"),
             output_prefix: get("HUBTUNE_OUTPUT_PREFIX"),
             job_prefix: get("HUBTUNE_JOB_PREFIX"),
@@ -332,6 +335,21 @@ pub fn parse(
         source,
     };
     check_prefixes(&config)?;
+    if let Some(p) = &env.dataset_prefix {
+        let forwarded = S3Uri::new(config.deployment.bucket.clone(), p.trim_start_matches('/'))
+            .map_err(|e| invalid("HUBTUNE_DATASET_PREFIX", e.to_string()))?
+            .as_prefix();
+        if let Some(r) = config
+            .routes
+            .iter()
+            .find(|r| !r.prefix.is_under(&forwarded))
+        {
+            return Err(invalid(
+                format!("routes.{}.prefix", r.name),
+                format!("{} lies outside the deployment's dataset prefix {forwarded}: its uploads would never reach hubtune (the EventBridge rule forwards only that prefix)", r.prefix),
+            ));
+        }
+    }
     Ok(config)
 }
 
@@ -879,6 +897,24 @@ queue_max_age = "3d"
             "output_path = \"s3://acme-ml-datasets/datasets/support-bot/out/\"\ntags = {",
         ));
         assert!(e.contains("output_path"), "{e}");
+    }
+
+    #[test]
+    fn routes_outside_the_forwarded_prefix_are_refused() {
+        let env = DeploymentEnv {
+            dataset_prefix: Some("incoming/".into()),
+            ..Default::default()
+        };
+        let e = parse(GOOD, &env, None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("routes.support-bot.prefix:") && e.contains("incoming/"),
+            "{e}"
+        );
+        let env = DeploymentEnv {
+            dataset_prefix: Some("datasets/".into()),
+            ..Default::default()
+        };
+        assert!(parse(GOOD, &env, None).is_ok());
     }
 
     #[test]

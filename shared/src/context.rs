@@ -221,6 +221,16 @@ impl Context {
         ))
     }
 
+    /// Load the routes file during init, so the first event does not pay for it and a broken file shows in the
+    /// logs at once. A failure is logged, not fatal: every event would report it, and a fixed file is picked up
+    /// without a redeploy.
+    pub async fn prime(&self) {
+        match self.config.get(&self.aws).await {
+            Ok(c) => tracing::info!(routes = c.routes.len(), "ready"),
+            Err(e) => tracing::error!(error = %e, "the routes file cannot be used yet"),
+        }
+    }
+
     /// Send one event and say whether EventBridge accepted it (an entry-level failure is a retryable error).
     pub async fn emit(&self, bus: &str, event: &OutgoingEvent) -> Result<()> {
         let results = self

@@ -4,6 +4,7 @@
 //! its own local stack on loopback and stops it at the end.
 
 mod cli;
-// mod conformance; (added when its module lands)
+mod conformance;
 mod launch;
 mod lifecycle;
+mod operate;

@@ -517,9 +517,25 @@ pub async fn check_dataset(
 ) -> Result<std::result::Result<FrozenDataset, Vec<Rejection>>> {
     let loc = &d.location;
     let listing: Vec<DatasetFile> = if d.is_folder() {
-        ctx.aws
+        // The marker and `_`/`.` files are listed too: allow a few beyond max_files before refusing.
+        match ctx
+            .aws
             .list_objects(loc.bucket(), loc.key(), route.dataset.max_files + 10)
-            .await?
+            .await
+        {
+            Ok(l) => l,
+            Err(e) if e.aws_code() == Some(hubtune::aws::TOO_MANY_OBJECTS) => {
+                return Ok(Err(vec![Rejection::new(
+                    "too_many_files",
+                    format!(
+                        "more than {} files; route {} allows at most {} (max_files)",
+                        route.dataset.max_files, route.name, route.dataset.max_files
+                    ),
+                )
+                .at(loc.to_string(), None)]))
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         match ctx.aws.head_object(loc.bucket(), loc.key()).await? {
             Some(h) => vec![DatasetFile {

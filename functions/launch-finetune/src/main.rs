@@ -8,6 +8,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     hubtune::telemetry::init();
     let ctx = Context::from_env().await?;
+    ctx.prime().await;
     let ctx = &ctx;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         launch_finetune::handle(ctx, event.payload)
