@@ -3,7 +3,7 @@
 //! Slots live in one object per route, changed by compare-and-swap, so two launchers can never both take the last
 //! slot. Each waiting dataset is one object named by its dataset time, so a LIST returns the queue in order.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,8 @@ use crate::store::Revisioned;
 pub struct Slots {
     pub revision: u64,
     pub route: String,
-    /// Job names holding a slot.
-    pub holders: BTreeSet<String>,
+    /// Job names holding a slot, with when they took it (the sweep frees a slot whose launch never happened).
+    pub holders: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Revisioned for Slots {
@@ -35,20 +35,20 @@ pub enum Take {
 }
 
 impl Slots {
-    pub fn take(&mut self, job: &str, max: u32) -> Take {
-        if self.holders.contains(job) {
+    pub fn take(&mut self, job: &str, max: u32, now: DateTime<Utc>) -> Take {
+        if self.holders.contains_key(job) {
             Take::AlreadyHeld
         } else if self.holders.len() as u32 >= max {
             Take::Full
         } else {
-            self.holders.insert(job.to_string());
+            self.holders.insert(job.to_string(), now);
             Take::Taken
         }
     }
 
     /// Whether the job held a slot (false: nothing to write).
     pub fn release(&mut self, job: &str) -> bool {
-        self.holders.remove(job)
+        self.holders.remove(job).is_some()
     }
 
     pub fn free(&self, max: u32) -> u32 {
@@ -105,13 +105,14 @@ mod tests {
     #[test]
     fn the_last_slot_goes_to_one_job() {
         let mut s = Slots::default();
-        assert_eq!(s.take("a", 2), Take::Taken);
-        assert_eq!(s.take("a", 2), Take::AlreadyHeld);
-        assert_eq!(s.take("b", 2), Take::Taken);
-        assert_eq!(s.take("c", 2), Take::Full);
+        let now = Utc::now();
+        assert_eq!(s.take("a", 2, now), Take::Taken);
+        assert_eq!(s.take("a", 2, now), Take::AlreadyHeld);
+        assert_eq!(s.take("b", 2, now), Take::Taken);
+        assert_eq!(s.take("c", 2, now), Take::Full);
         assert_eq!(s.free(2), 0);
         assert!(s.release("a"));
         assert!(!s.release("a"));
-        assert_eq!(s.take("c", 2), Take::Taken);
+        assert_eq!(s.take("c", 2, now), Take::Taken);
     }
 }

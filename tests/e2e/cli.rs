@@ -187,3 +187,39 @@ fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
         assert!(t.contains(step), "the demo did not show `{step}`:\n{t}");
     }
 }
+
+#[test]
+fn plan_from_a_local_folder_checks_it_first() {
+    let o = run(&[
+        "plan",
+        "--config",
+        "examples/hubtune.toml",
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "--dataset",
+        "examples/datasets/support-bot",
+        "--route",
+        "support-bot",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        "s3://acme-ml-datasets/datasets/support-bot/support-bot/"
+    );
+    let d = tmp("plan-bad");
+    std::fs::write(d.join("train.jsonl"), "not json\n").unwrap();
+    let o = run(&[
+        "plan",
+        "--config",
+        "examples/hubtune.toml",
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "--dataset",
+        d.to_str().unwrap(),
+        "--route",
+        "support-bot",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("train.jsonl:1:"), "{}", text(&o));
+}

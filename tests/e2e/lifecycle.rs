@@ -401,3 +401,22 @@ async fn a_put_events_partial_failure_is_resent_with_the_same_id() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_slot_left_by_a_launch_that_never_happened_is_freed_by_the_sweep() {
+    let env = Env::start(Setup {
+        route_extra: "accept_eula = true\nmax_concurrent_jobs = 1\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    // A launcher took the only slot, then died before writing its run record; its message went to the DLQ.
+    let slots = env.config.deployment.state_key("slots/support-bot.json");
+    let stale = json!({ "revision": 1, "route": "support-bot", "holders": { "hubtune-support-bot-00000000deadbeef": "2026-01-01T00:00:00Z" } });
+    env.put(slots.key(), stale.to_string().as_bytes()).await;
+    env.drop_good("behind-a-ghost").await;
+    env.wait_for("Dataset Queued", 1, T).await;
+    let report = training_state::sweep_with(&env.ctx, 0).await.unwrap();
+    assert_eq!(report.stale_slots_released, 1, "{report:?}");
+    env.wait_for("Model Published", 1, T).await;
+    env.stop().await;
+}

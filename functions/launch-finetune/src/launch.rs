@@ -215,7 +215,7 @@ pub async fn launch_dataset(
                 route: route.name.clone(),
                 ..Default::default()
             });
-            Ok(match s.take(&job_s, max) {
+            Ok(match s.take(&job_s, max, Utc::now()) {
                 Take::Taken => Decision::Write(s, Take::Taken),
                 other => Decision::Keep(other),
             })

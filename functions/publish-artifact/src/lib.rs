@@ -293,14 +293,14 @@ mod tests {
 
     #[test]
     fn manifest_sits_in_the_job_folder() {
-        let a: S3Uri = "s3://b/hubtune/output/r/hubtune-r-1/output/model.tar.gz"
+        let a: S3Uri = "s3://bkt/hubtune/output/r/hubtune-r-1/output/model.tar.gz"
             .parse()
             .unwrap();
         assert_eq!(
             artifact_dir(&a, "hubtune-r-1").to_string(),
-            "s3://b/hubtune/output/r/hubtune-r-1/"
+            "s3://bkt/hubtune/output/r/hubtune-r-1/"
         );
-        let other: S3Uri = "s3://b/x/model.tar.gz".parse().unwrap();
-        assert_eq!(artifact_dir(&other, "job").to_string(), "s3://b/x/");
+        let other: S3Uri = "s3://bkt/x/model.tar.gz".parse().unwrap();
+        assert_eq!(artifact_dir(&other, "job").to_string(), "s3://bkt/x/");
     }
 }

@@ -243,6 +243,50 @@ pub struct SweepReport {
     pub republished: usize,
     pub requeued: usize,
     pub slots_freed_announced: usize,
+    pub stale_slots_released: usize,
+}
+
+async fn release_stale_slots(
+    ctx: &Context,
+    config: &Config,
+    route: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize> {
+    let key = config.deployment.state_key(&format!("slots/{route}.json"));
+    let Some(slots) = ctx.store.read::<Slots>(&key).await? else {
+        return Ok(0);
+    };
+    let mut stale = Vec::new();
+    for (job, taken) in &slots.value.holders {
+        if (now - *taken).num_seconds() <= STUCK_LAUNCH_SECONDS {
+            continue;
+        }
+        let has_record = ctx
+            .store
+            .read::<RunRecord>(&run_key(config, job))
+            .await?
+            .is_some();
+        if !has_record && ctx.aws.describe_training_job(job).await?.is_none() {
+            stale.push(job.clone());
+        }
+    }
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    tracing::warn!(route, jobs = ?stale, "releasing slots of launches that never happened");
+    ctx.store
+        .update::<Slots, usize, _>(&key, |s| {
+            let Some(mut s) = s else {
+                return Ok(Decision::Keep(0));
+            };
+            let n = stale.iter().filter(|j| s.release(j)).count();
+            Ok(if n > 0 {
+                Decision::Write(s, n)
+            } else {
+                Decision::Keep(0)
+            })
+        })
+        .await
 }
 
 /// The scheduled repair: every record that is not completely done is brought up to date.
@@ -325,6 +369,12 @@ pub async fn sweep_with(ctx: &Context, republish_after_seconds: i64) -> Result<S
             first_err.get_or_insert(e);
         }
     }
+    // Slots of jobs that ended were released by reconcile above. A slot taken by a launch that crashed before its
+    // run record was written, and whose message is gone, has no record and no job: freed once it is old enough
+    // that no launch can still be on its way.
+    for route in &config.routes {
+        report.stale_slots_released += release_stale_slots(ctx, &config, &route.name, now).await?;
+    }
     // Routes with waiting datasets and a free slot get a nudge.
     for route in &config.routes {
         let queued = ctx
@@ -361,8 +411,6 @@ pub async fn sweep_with(ctx: &Context, republish_after_seconds: i64) -> Result<S
             report.slots_freed_announced += 1;
         }
     }
-    // Slots held by jobs that ended (a crash before the release) are freed by reconcile above; held by jobs with no
-    // record at all, they are freed here.
     tracing::info!(?report, "sweep done");
     match first_err {
         Some(e) if e.is_retryable() => Err(e),
