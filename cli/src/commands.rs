@@ -504,88 +504,62 @@ pub async fn enable_eventbridge(bucket: &str, endpoint: Option<&str>) -> Res {
 }
 
 pub async fn doctor(config_uri: &str, endpoint: Option<&str>) -> Res {
+    let sdk = sdk_config(endpoint).await;
     let aws = aws(endpoint).await;
     let ctx = Context::new(
         aws,
         ConfigSource::parse(config_uri)?,
         DeploymentEnv::from_env(),
     );
-    let mut failures = 0;
-    let mut report = |ok: bool, what: String, fix: String| {
-        if ok {
-            println!("ok    {what}");
-        } else {
-            failures += 1;
-            println!("FIX   {what}: {fix}");
-        }
-    };
-    let config = match ctx.config.get(&ctx.aws).await {
-        Ok(c) => {
-            report(
-                true,
-                format!("routes file {config_uri} ({} routes)", c.routes.len()),
-                String::new(),
-            );
-            c
-        }
-        Err(e) => {
-            report(false, format!("routes file {config_uri}"), e.to_string());
-            return Ok(ExitCode::from(1));
-        }
-    };
-    for r in &config.routes {
-        match ctx.hubs.resolve(&ctx.aws, &r.hub, &r.model_id, r.model_version.as_deref()).await {
-            Ok(Some(hub)) => {
-                report(true, format!("route {}: hub {} has {} {}", r.name, r.hub, r.model_id, hub.hub_content_version), String::new());
-                let instance = r.training.instance_type.clone().or_else(|| hub.document.default_training_instance_type.clone()).unwrap_or_default();
-                match hub.document.recipe(&instance) {
-                    Ok(recipe) => {
-                        let gated_ok = !recipe.gated || r.training.accept_eula;
-                        report(gated_ok, format!("route {}: EULA", r.name), format!("the model is gated: read {} and set accept_eula = true in [routes.{}]", recipe.eula_uri.as_deref().unwrap_or("its EULA"), r.name));
-                    }
-                    Err(rej) => report(false, format!("route {}: training recipe", r.name), rej.to_string()),
-                }
-            }
-            Ok(None) => report(false, format!("route {}: model reference", r.name), format!("hub {} has no {}: create the reference with `aws sagemaker create-hub-content-reference`", r.hub, r.model_id)),
-            Err(e) => report(false, format!("route {}: hub {}", r.name, r.hub), format!("{e} (the launcher's role needs sagemaker:DescribeHubContent on the hub)")),
-        }
-        report(
-            r.training.role_arn.contains(":role/"),
-            format!("route {}: training role {}", r.name, r.training.role_arn),
-            "set role_arn to the SageMaker execution role".into(),
-        );
+    let checks = crate::doctor::run(&ctx, config_uri, &sdk).await;
+    for c in &checks {
+        println!("{c}");
     }
-    match ctx
-        .aws
-        .s3
-        .get_bucket_notification_configuration()
-        .bucket(&config.deployment.bucket)
-        .send()
-        .await
-    {
-        Ok(n) => report(
-            n.event_bridge_configuration.is_some(),
-            format!(
-                "bucket {} sends events to EventBridge",
-                config.deployment.bucket
-            ),
-            format!(
-                "run `hubtune enable-eventbridge --bucket {}`",
-                config.deployment.bucket
-            ),
-        ),
-        Err(e) => report(
-            false,
-            format!("bucket {}", config.deployment.bucket),
-            e.to_string(),
-        ),
-    }
-    println!("training quotas: not checked by this version (see the troubleshooting section of the README for the Service Quotas console path)");
-    Ok(if failures == 0 {
+    let fixes = checks
+        .iter()
+        .filter(|c| c.status == crate::doctor::Status::Fix)
+        .count();
+    println!(
+        "{} check(s): {} ok, {fixes} to fix, {} not checked",
+        checks.len(),
+        checks
+            .iter()
+            .filter(|c| c.status == crate::doctor::Status::Ok)
+            .count(),
+        checks
+            .iter()
+            .filter(|c| c.status == crate::doctor::Status::Skip)
+            .count()
+    );
+    Ok(if fixes == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The SDK configuration for clients hubtune's own `Aws` does not hold (IAM, Service Quotas).
+async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    match endpoint {
+        Some(e) => {
+            loader
+                .endpoint_url(e)
+                .region(aws_config::Region::new(
+                    std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+                ))
+                .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "hubtune-local",
+                ))
+                .load()
+                .await
+        }
+        None => loader.load().await,
+    }
 }
 
 // ---- the local stack ----------------------------------------------------------------------------------------------

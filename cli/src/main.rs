@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod doctor;
 
 #[derive(Parser)]
 #[command(

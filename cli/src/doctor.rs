@@ -1,0 +1,249 @@
+//! `hubtune doctor`: everything that must hold before the first dataset, each reported as ok, as the exact fix, or
+//! as not checked (with why: a check this caller may not run is not a failure of the deployment).
+
+use std::fmt;
+
+use hubtune::config::Route;
+use hubtune::context::Context;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Fix,
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub status: Status,
+    pub what: String,
+    /// The fix (Fix) or why it was not checked (Skip).
+    pub detail: String,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Status::Ok => write!(f, "ok    {}", self.what),
+            Status::Fix => write!(f, "FIX   {}: {}", self.what, self.detail),
+            Status::Skip => write!(f, "SKIP  {}: {}", self.what, self.detail),
+        }
+    }
+}
+
+fn ok(what: String) -> Check {
+    Check {
+        status: Status::Ok,
+        what,
+        detail: String::new(),
+    }
+}
+fn fix(what: String, detail: String) -> Check {
+    Check {
+        status: Status::Fix,
+        what,
+        detail,
+    }
+}
+fn skip(what: String, detail: String) -> Check {
+    Check {
+        status: Status::Skip,
+        what,
+        detail,
+    }
+}
+
+pub async fn run(ctx: &Context, config_uri: &str, sdk: &aws_config::SdkConfig) -> Vec<Check> {
+    let mut out = Vec::new();
+    let config = match ctx.config.get(&ctx.aws).await {
+        Ok(c) => {
+            out.push(ok(format!(
+                "routes file {config_uri} ({} route(s))",
+                c.routes.len()
+            )));
+            c
+        }
+        Err(e) => {
+            out.push(fix(format!("routes file {config_uri}"), e.to_string()));
+            return out;
+        }
+    };
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let quotas = aws_sdk_servicequotas::Client::new(sdk);
+    let mut roles_checked = Vec::new();
+    for r in &config.routes {
+        let instance = hub_checks(ctx, r, &mut out).await;
+        if !roles_checked.contains(&r.training.role_arn) {
+            roles_checked.push(r.training.role_arn.clone());
+            out.push(role_check(&iam, &r.training.role_arn).await);
+        }
+        if let Some(instance) = instance {
+            out.push(quota_check(&quotas, r, &instance).await);
+        }
+    }
+    let bucket = &config.deployment.bucket;
+    out.push(
+        match ctx
+            .aws
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(n) if n.event_bridge_configuration.is_some() => {
+                ok(format!("bucket {bucket} sends its events to EventBridge"))
+            }
+            Ok(_) => fix(
+                format!("bucket {bucket} sends its events to EventBridge"),
+                format!("run `hubtune enable-eventbridge --bucket {bucket}`"),
+            ),
+            Err(e) => skip(
+                format!("bucket {bucket} notifications"),
+                format!("s3:GetBucketNotification failed: {}", err_text(&e)),
+            ),
+        },
+    );
+    out
+}
+
+/// The model reference, its trainability on the route's instance type and its EULA. Returns the instance type.
+async fn hub_checks(ctx: &Context, r: &Route, out: &mut Vec<Check>) -> Option<String> {
+    let hub = match ctx
+        .hubs
+        .resolve(&ctx.aws, &r.hub, &r.model_id, r.model_version.as_deref())
+        .await
+    {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            out.push(fix(
+                format!("route {}: model reference", r.name),
+                format!("hub {} has no {}: add it with `aws sagemaker create-hub-content-reference --hub-name {} --sage-maker-public-hub-content-arn <the public model's ARN>`", r.hub, r.model_id, r.hub),
+            ));
+            return None;
+        }
+        Err(e) => {
+            out.push(fix(
+                format!("route {}: hub {}", r.name, r.hub),
+                format!("{e} (the caller needs sagemaker:DescribeHubContent on the hub)"),
+            ));
+            return None;
+        }
+    };
+    out.push(ok(format!(
+        "route {}: hub {} has {} {}",
+        r.name, r.hub, r.model_id, hub.hub_content_version
+    )));
+    let instance = r
+        .training
+        .instance_type
+        .clone()
+        .or_else(|| hub.document.default_training_instance_type.clone())?;
+    match hub.document.recipe(&instance) {
+        Ok(recipe) => {
+            out.push(ok(format!(
+                "route {}: {} trains on {instance}",
+                r.name, r.model_id
+            )));
+            out.push(if !recipe.gated || r.training.accept_eula {
+                ok(format!("route {}: EULA", r.name))
+            } else {
+                fix(
+                    format!("route {}: EULA", r.name),
+                    format!(
+                        "the model is gated: read {} and set accept_eula = true in [routes.{}]",
+                        recipe.eula_uri.as_deref().unwrap_or("its EULA"),
+                        r.name
+                    ),
+                )
+            });
+        }
+        Err(rej) => out.push(fix(format!("route {}: training", r.name), rej.to_string())),
+    }
+    Some(instance)
+}
+
+/// The execution role exists and SageMaker may assume it.
+async fn role_check(iam: &aws_sdk_iam::Client, arn: &str) -> Check {
+    let what = format!("training role {arn}");
+    let Some(name) = arn
+        .rsplit_once(":role/")
+        .map(|(_, path)| path.rsplit('/').next().unwrap_or(path))
+    else {
+        return fix(what, "not an IAM role ARN".into());
+    };
+    match iam.get_role().role_name(name).send().await {
+        Ok(r) => {
+            let trust = r
+                .role
+                .and_then(|r| r.assume_role_policy_document)
+                .unwrap_or_default();
+            // IAM returns the trust policy URL-encoded.
+            let trust = percent_encoding::percent_decode_str(&trust)
+                .decode_utf8_lossy()
+                .into_owned();
+            if trust.contains("sagemaker.amazonaws.com") {
+                ok(what)
+            } else {
+                fix(what, "its trust policy does not let sagemaker.amazonaws.com assume it: add that service principal".into())
+            }
+        }
+        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
+            fix(
+                what,
+                "no such role: create it (the template's TrainingRole) or correct role_arn".into(),
+            )
+        }
+        Err(e) => skip(what, format!("iam:GetRole failed: {}", err_text(&e))),
+    }
+}
+
+/// SageMaker's quota "<instance type> for training job usage" is above zero.
+async fn quota_check(quotas: &aws_sdk_servicequotas::Client, r: &Route, instance: &str) -> Check {
+    let what = format!("route {}: training quota for {instance}", r.name);
+    let wanted = format!("{instance} for training job usage");
+    let mut pages = quotas
+        .list_service_quotas()
+        .service_code("sagemaker")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => {
+                if let Some(q) = p
+                    .quotas()
+                    .iter()
+                    .find(|q| q.quota_name() == Some(wanted.as_str()))
+                {
+                    let value = q.value().unwrap_or(0.0);
+                    let needed = r.training.instance_count as f64;
+                    return if value >= needed {
+                        ok(format!("{what} ({value})"))
+                    } else {
+                        fix(what, format!("the account's quota is {value}, the route needs {needed}: request an increase of \"{wanted}\" in the Service Quotas console"))
+                    };
+                }
+            }
+            Err(e) => {
+                return skip(
+                    what,
+                    format!("servicequotas:ListServiceQuotas failed: {}", err_text(&e)),
+                )
+            }
+        }
+    }
+    fix(
+        what,
+        format!("the account has no \"{wanted}\" quota: request one in the Service Quotas console"),
+    )
+}
+
+fn err_text<E: std::error::Error>(e: &E) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s = format!("{s}: {inner}");
+        src = inner.source();
+    }
+    s
+}
