@@ -41,15 +41,32 @@ def proc_status_kib(pid, field):
     return None
 
 
-def proc_cpu_seconds(pid):
-    """User + system CPU seconds of a process (all its threads), from /proc/PID/stat."""
+def proc_cpu_seconds(pid, precise=False):
+    """CPU seconds (user + system) a process has used so far.
+
+    Default: /proc/PID/stat, which includes threads that have exited (the local stack runs a thread per request)
+    but counts in 10 ms ticks: right for totals over many events. precise=True: the sum over the live threads of
+    /proc/PID/task/*/schedstat, in ns: right for an init of a few milliseconds, when no thread has exited yet."""
+    if not precise:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        fields = stat[stat.rfind(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
 
 
 def reap(p):
@@ -127,19 +144,21 @@ def start(target, root, api, log_file, extra=None):
 
 def cold_start(target, root, runs, log_file):
     """Process start -> first GET /next, `runs` times after one discarded warm-up (page cache, .pyc files)."""
-    ms, rss = [], []
+    ms, rss, cpu = [], [], []
     for i in range(runs + 1):
         api = RuntimeAPI()
         try:
             p, t = start(target, root, api, log_file)
             hwm = proc_status_kib(p.pid, "VmHWM")
+            c = proc_cpu_seconds(p.pid, precise=True)
             reap(p)
         finally:
             api.close()
         if i:
             ms.append(t)
             rss.append(hwm / 1024)
-    return {"ms": summary(ms), "init_rss_mib": summary(rss)}
+            cpu.append(c * 1000)
+    return {"ms": summary(ms), "init_rss_mib": summary(rss), "init_cpu_ms": summary(cpu)}
 
 
 def spawn_floor(runs=30):
@@ -193,7 +212,8 @@ def per_event(target, root, bench_bin, n, workdir, log_file):
                  "HUBTUNE_BUCKET": info["bucket"], "RUST_LOG": "info"}
         try:
             p, cold = start(target, root, api, log_file, extra)
-            init_cpu = proc_cpu_seconds(p.pid)
+            init_cpu = proc_cpu_seconds(p.pid, precise=True)
+            init_cpu_ticks = proc_cpu_seconds(p.pid)
             init_hwm = proc_status_kib(p.pid, "VmHWM")
             stack_cpu0 = proc_cpu_seconds(info["stack_pid"]) if info.get("stack_pid") else None
             durations, failures = [], 0
@@ -208,7 +228,7 @@ def per_event(target, root, bench_bin, n, workdir, log_file):
             hwm = proc_status_kib(p.pid, "VmHWM")
             rss_now = proc_status_kib(p.pid, "VmRSS")
             stack_cpu1 = proc_cpu_seconds(info["stack_pid"]) if info.get("stack_pid") else None
-            ru = reap(p)
+            reap(p)
         finally:
             api.close()
         calls = stack.calls()
@@ -217,7 +237,7 @@ def per_event(target, root, bench_bin, n, workdir, log_file):
     aws_calls = {k: v for k, v in calls.items() if not k.startswith("sqs.")}
     total_calls = sum(aws_calls.values())
     warm = durations[1:]
-    cpu_events = end_cpu - init_cpu
+    cpu_events = end_cpu - init_cpu_ticks
     stack_cpu = (stack_cpu1 - stack_cpu0) if stack_cpu0 is not None else None
     return {
         "events": len(events), "failures": failures, "cold_start_ms": cold,
@@ -226,7 +246,6 @@ def per_event(target, root, bench_bin, n, workdir, log_file):
         "cpu_ms_per_event": cpu_events * 1000 / len(events),
         "init_cpu_ms": init_cpu * 1000,
         "init_rss_mib": init_hwm / 1024, "peak_rss_mib": hwm / 1024, "rss_end_mib": rss_now / 1024,
-        "ru_maxrss_mib": ru.ru_maxrss / 1024,
         "aws_calls": aws_calls, "aws_calls_per_event": total_calls / len(events),
         "stack_cpu_ms_per_event": stack_cpu * 1000 / len(events) if stack_cpu is not None else None,
         "stack_cpu_ms_per_call": stack_cpu * 1000 / total_calls if stack_cpu is not None and total_calls else None,
@@ -235,21 +254,53 @@ def per_event(target, root, bench_bin, n, workdir, log_file):
 
 # ---- Python imports (the SDK route) -------------------------------------------------------------------------------
 
+PY_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tempfile.gettempdir(),
+          "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+          "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
 def python_import(python, statement, runs, env=None):
-    """Interpreter start + `statement`, to exit: wall ms and peak RSS, `runs` times after one warm-up."""
+    """Interpreter start + `statement`, to exit: wall ms, and the peak RSS (VmHWM) the process reports at its end.
+    (wait4's ru_maxrss would not do: it keeps the forked harness's own RSS from before exec.)"""
+    probe = (f"{statement}\nimport sys\n"
+             "sys.stderr.write([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     ms, rss = [], []
     for i in range(runs + 1):
         t0 = time.perf_counter_ns()
-        p = subprocess.Popen([python, "-c", statement], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
-        _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = status
-        if status != 0:
-            raise RuntimeError(f"{python} -c {statement!r} failed ({status})")
+        # A Lambda-like environment: region and credentials set, no instance metadata (the SageMaker SDK looks
+        # for a region at import and would otherwise try 169.254.169.254).
+        p = subprocess.run([python, "-c", probe], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, env={**PY_ENV, **(env or {})})
+        t = (time.perf_counter_ns() - t0) / 1e6
+        if p.returncode != 0:
+            raise RuntimeError(f"{python} -c {statement!r} failed: {p.stderr[-2000:]}")
         if i:
-            ms.append((time.perf_counter_ns() - t0) / 1e6)
-            rss.append(ru.ru_maxrss / 1024)
+            ms.append(t)
+            rss.append(int(p.stderr.strip().splitlines()[-1].split()[1]) / 1024)
     return {"ms": summary(ms), "rss_mib": summary(rss)}
+
+
+def baseline_zip(python, root, work):
+    """The baseline as a deployment zip that brings its pinned boto3 (what a Lambda that pins its SDK ships; the
+    managed runtime's own boto3 would make it a few KiB, at the cost of an unpinned SDK)."""
+    import zipfile
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    keep = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+    path = os.path.join(work, "baseline.zip")
+    raw = 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(os.path.join(root, "bench/baseline/handler.py"), "handler.py")
+        for entry in sorted(os.listdir(site)):
+            if not entry.startswith(keep) or entry.endswith(".dist-info"):
+                continue
+            full = os.path.join(site, entry)
+            files = [full] if os.path.isfile(full) else [
+                os.path.join(d, f) for d, _, fs in os.walk(full) for f in fs if "__pycache__" not in d]
+            for f in files:
+                zf.write(f, os.path.relpath(f, site))
+                raw += os.path.getsize(f)
+    return {"zip_bytes": os.path.getsize(path), "bootstrap_bytes": raw}
 
 
 # ---- the machine --------------------------------------------------------------------------------------------------
@@ -345,8 +396,10 @@ def render(r):
                    f"{f2(b['stack_cpu_ms_per_event']) if b else '–'} | |")
         out.append(f"| failed events | {h['failures']} | {b['failures'] if b else '–'} | |")
         out.append("")
-        out.append("AWS calls per event (hubtune): " + ", ".join(
-            f"`{k}` {v / h['events']:.2f}" for k, v in sorted(h["aws_calls"].items())) + ".")
+        same = b is not None and b["aws_calls"] == h["aws_calls"]
+        out.append(f"AWS calls over the {h['events']} events (hubtune"
+                   + ("; the baseline's are the same, operation by operation" if same else "") + "): " + ", ".join(
+                       f"`{k}` {v}" for k, v in sorted(h["aws_calls"].items())) + ".")
         out.append("")
     pure = r.get("pure")
     if pure:
@@ -378,11 +431,11 @@ def render(r):
         out.append("")
     sz = r.get("sizes")
     if sz:
-        out.append("**Size** (arm64 zip from `scripts/package`):")
+        out.append("**Size** (arm64 zip from `scripts/package`; the baseline zipped with its pinned boto3):")
         out.append("")
-        out.append("| function | zip MiB | bootstrap MiB |")
+        out.append("| function | zip MiB | unzipped MiB |")
         out.append("|---|---:|---:|")
-        for fn in FUNCTIONS:
+        for fn in FUNCTIONS + ["baseline"]:
             if fn in sz:
                 out.append(f"| {fn} | {sz[fn]['zip_bytes'] / 1048576:.2f} | {sz[fn]['bootstrap_bytes'] / 1048576:.2f} |")
         out.append("")
@@ -400,8 +453,8 @@ def render(r):
 
 def render_opt(rows):
     out = ["| opt-level | launch-finetune zip MiB | training-state zip MiB | publish-artifact zip MiB | "
-           "cold start median ms (3 functions) | p95 ms | RSS at init MiB | CPU per event ms | handler median ms | "
-           "own work µs |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "cold start median ms (3 functions) | cold start p95 ms | RSS at init MiB | launch CPU per event ms | "
+           "launch handler median ms |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lvl, r in rows.items():
         sz = r.get("sizes", {})
         cs = r.get("cold_start", {})
@@ -409,13 +462,11 @@ def render_opt(rows):
         p95s = [cs[f]["ms"]["p95"] for f in FUNCTIONS if f in cs]
         rss = [cs[f]["init_rss_mib"]["median"] for f in FUNCTIONS if f in cs]
         pe = r.get("per_event", {}).get("launch-finetune")
-        pure = r.get("pure")
         out.append(f"| `{lvl}` | " + " | ".join(f"{sz[f]['zip_bytes'] / 1048576:.2f}" if f in sz else "–"
                                                 for f in FUNCTIONS)
                    + f" | {' / '.join(f1(x) for x in meds)} | {' / '.join(f1(x) for x in p95s)} | "
                      f"{' / '.join(f1(x) for x in rss)} | {f2(pe['cpu_ms_per_event']) if pe else '–'} | "
-                     f"{f2(pe['warm_ms']['median']) if pe else '–'} | "
-                     f"{f1(pure['launch']['slots_1']['median']) if pure else '–'} |")
+                     f"{f2(pe['warm_ms']['median']) if pe else '–'} |")
     return "\n".join(out)
 
 
@@ -459,6 +510,7 @@ def main():
     ap.add_argument("--block", default="results")
     ap.add_argument("--render-opt", nargs="+", metavar="RESULTS_JSON",
                     help="only render the opt-level table from these results files")
+    ap.add_argument("--rerender", action="store_true", help="only render the tables again from --out")
     args = ap.parse_args()
     if args.render_opt:
         rows = {}
@@ -474,10 +526,21 @@ def main():
         else:
             print(text)
         return
+    if args.rerender:
+        with open(args.out) as f:
+            text = render(json.load(f))
+        if args.docs:
+            write_block(args.docs, args.block, text)
+        else:
+            print(text)
+        return
     if not (args.root and args.bin_dir and args.bench_bin and args.out):
         ap.error("--root, --bin-dir, --bench-bin and --out are required")
     only = set(args.only.split(","))
     root = os.path.abspath(args.root)
+    for a in ("bin_dir", "bench_bin", "lambda_dir", "baseline_python", "sdk_python", "out", "docs"):
+        if getattr(args, a):
+            setattr(args, a, os.path.abspath(getattr(args, a)))
     work = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(work, exist_ok=True)
     log_file = open(os.path.join(work, f"functions-{args.block}.log"), "w")
@@ -549,6 +612,8 @@ def main():
                 with zipfile.ZipFile(z) as zf:
                     raw = sum(i.file_size for i in zf.infolist())
                 sizes[fn] = {"zip_bytes": os.path.getsize(z), "bootstrap_bytes": raw}
+        if args.baseline_python:
+            sizes["baseline"] = baseline_zip(args.baseline_python, root, work)
         results["sizes"] = sizes
 
     if "imports" in only:
@@ -559,15 +624,12 @@ def main():
             py["import boto3"] = python_import(args.baseline_python, "import boto3", 10)
             py["import boto3; 3 clients"] = python_import(
                 args.baseline_python,
-                "import boto3; [boto3.client(s, region_name='us-east-1') for s in ('s3', 'sagemaker', 'events')]", 10,
-                {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+                "import boto3; [boto3.client(s) for s in ('s3', 'sagemaker', 'events')]", 10)
         if args.sdk_python:
             log("python imports: the SageMaker Python SDK")
-            py["import sagemaker (2.245)"] = python_import(args.sdk_python, "import sagemaker", 10,
-                                                            {"AWS_DEFAULT_REGION": "us-east-1"})
+            py["import sagemaker (2.245)"] = python_import(args.sdk_python, "import sagemaker", 5)
             py["from sagemaker.jumpstart.estimator import JumpStartEstimator"] = python_import(
-                args.sdk_python, "from sagemaker.jumpstart.estimator import JumpStartEstimator", 10,
-                {"AWS_DEFAULT_REGION": "us-east-1"})
+                args.sdk_python, "from sagemaker.jumpstart.estimator import JumpStartEstimator", 5)
         results["python_imports"] = py
 
     results["seconds"] = time.perf_counter() - t_all

@@ -245,7 +245,7 @@ fn launch_pure(
             // The slot object, read and written back.
             let mut slots: Slots =
                 serde_json::from_slice(&serde_json::to_vec(slots_before).unwrap()).unwrap();
-            slots.take(job.as_str(), route.max_concurrent_jobs);
+            slots.take(job.as_str(), route.max_concurrent_jobs, Utc::now());
             bytes += serde_json::to_vec_pretty(&slots).unwrap().len();
             bytes += frozen.manifest_json().len();
             let now = Utc::now();
@@ -306,9 +306,10 @@ fn pure(iterations: usize) -> Value {
     let home = hubtune_cli::home();
     let bucket = "hubtune-local";
     let toml = routes_toml(bucket, ROUTE_EXTRA);
-    let hub_json =
-        std::fs::read_to_string(home.join("examples/hub/describe-hub-content.model-reference.json"))
-            .expect("the example hub document");
+    let hub_json = std::fs::read_to_string(
+        home.join("examples/hub/describe-hub-content.model-reference.json"),
+    )
+    .expect("the example hub document");
 
     // Per cold start (config) and per hub-cache miss (document): timed apart, they are not per-event work.
     let mut config_us = Vec::new();
@@ -329,13 +330,17 @@ fn pure(iterations: usize) -> Value {
 
     let mut variants = serde_json::Map::new();
     for (name, holders) in [("slots_1", 1usize), ("slots_1000", 999)] {
-        let slots = Slots {
-            revision: holders as u64,
+        let mut slots = Slots {
             route: "support-bot".into(),
-            holders: (0..holders)
-                .map(|i| format!("hubtune-support-bot-{i:016x}"))
-                .collect::<BTreeSet<_>>(),
+            ..Default::default()
         };
+        for i in 0..holders {
+            slots.take(
+                &format!("hubtune-support-bot-{i:016x}"),
+                u32::MAX,
+                Utc::now(),
+            );
+        }
         // Warm up, then time each launch.
         let mut sink = 0usize;
         for p in payloads.iter().take(200) {
@@ -386,11 +391,7 @@ async fn queue_depth(env: &Env, logical: &str) -> Result<usize, BoxError> {
         .send()
         .await?;
     let a = r.attributes.unwrap_or_default();
-    let get = |k: A| {
-        a.get(&k)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0)
-    };
+    let get = |k: A| a.get(&k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
     Ok(get(A::ApproximateNumberOfMessages) + get(A::ApproximateNumberOfMessagesNotVisible))
 }
 
