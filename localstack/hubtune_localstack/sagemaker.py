@@ -22,6 +22,7 @@ class SageMakerStandIn:
             "DescribeTrainingJob": jobs.describe,
             "ListTrainingJobs": jobs.list,
             "StopTrainingJob": jobs.stop,
+            "DeleteTrainingJob": jobs.delete,
             "ListTags": jobs.list_tags,
             "AddTags": jobs.add_tags,
             "DeleteTags": jobs.delete_tags,

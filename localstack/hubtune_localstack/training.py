@@ -2,7 +2,8 @@
 
 CreateTrainingJob starts a job InProgress (SecondaryStatus Starting, then Training); after
 `in_progress_seconds` it ends Completed (a small real model.tar.gz is written under S3OutputPath), Failed or
-Stopped, as /_hubtune/outcomes says; StopTrainingJob moves it to Stopping, then Stopped. Every change of
+Stopped, as /_hubtune/outcomes says; StopTrainingJob moves it to Stopping, then Stopped; DeleteTrainingJob (a job
+that has ended) moves it to Deleting, and after `stopping_seconds` SageMaker no longer knows it. Every change of
 TrainingJobStatus (and, with the setting secondary_status_events, of SecondaryStatus too) puts a
 `SageMaker Training Job State Change` event on the default bus, unless a /_hubtune/drop-events rule swallows it.
 """
@@ -30,7 +31,7 @@ from .timeutil import millis, now, to_epoch
 log = logging.getLogger("hubtune_localstack.training")
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped", "Deleting")
 TERMINAL = ("Completed", "Failed", "Stopped")
 OUTCOMES = ("Completed", "Failed", "Stopped")
 DEFAULT_FAILURE = "AlgorithmError: simulated failure (hubtune local stack)"
@@ -320,6 +321,26 @@ class TrainingJobs:
                                f"The request was rejected because the training job is in status {job.status}.")
         return {}
 
+    def delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteTrainingJob: only a job that has ended; its metadata is gone once the deletion finishes.
+
+        Whether SageMaker sends a state-change event for `Deleting` is not documented; the stand-in sends one
+        (unless a drop rule swallows it), and hubtune's sweep covers the case where none comes.
+        """
+        with self._lock:
+            job = self._get(params.get("TrainingJobName"))
+            if job.status == "Deleting":
+                return {}
+            if job.status not in TERMINAL:
+                raise ApiError("ValidationException",
+                               f"The training job {job.name} is in status {job.status}: only a job in a terminal "
+                               "state (Completed, Failed or Stopped) can be deleted.")
+            job.generation += 1
+            job.status, job.last_modified = "Deleting", now()
+            self._emit(job)
+            self._schedule(job, now() + self.settings.stopping_seconds, "deleted")
+        return {}
+
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             jobs = list(self._jobs.values())
@@ -435,6 +456,8 @@ class TrainingJobs:
                 self._begin_stop(job)
         elif step == "stopped" and job.status == "Stopping":
             self._transition(job, "Stopped", "Stopped")
+        elif step == "deleted" and job.status == "Deleting":
+            del self._jobs[job.name.lower()]
 
     def _complete(self, job: Job) -> None:
         output = job.request["OutputDataConfig"]

@@ -171,6 +171,36 @@ def test_stop_training_job(stack, sm, reader):
     assert err.value.response["Error"]["Code"] == "ValidationException"
 
 
+def test_delete_training_job(stack, sm, reader):
+    state = reader("TrainingStateQueue")
+    stack.post("config", {"in_progress_seconds": 5, "stopping_seconds": 0.5})
+    name = unique()
+    sm.create_training_job(**job_request(name))
+    # A running job cannot be deleted.
+    with pytest.raises(ClientError) as err:
+        sm.delete_training_job(TrainingJobName=name)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "InProgress" in err.value.response["Error"]["Message"]
+    sm.stop_training_job(TrainingJobName=name)
+    wait_status(sm, name, "Stopped", timeout=3)
+    sm.delete_training_job(TrainingJobName=name)
+    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Deleting"
+    sm.delete_training_job(TrainingJobName=name)  # again while deleting: accepted
+    events = state.wait_for(state_events_of(name), count=4)
+    assert [e["detail"]["TrainingJobStatus"] for e in events] == ["InProgress", "Stopping", "Stopped", "Deleting"]
+    # Then SageMaker no longer knows it.
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            sm.describe_training_job(TrainingJobName=name)
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ValidationException"
+            break
+        assert time.monotonic() < deadline, "the deleted job is still described"
+        time.sleep(0.05)
+    assert name not in [j["TrainingJobName"] for j in sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]]
+
+
 def test_missing_output_bucket_fails_the_job(sm):
     name = unique()
     sm.create_training_job(**job_request(name, output="s3://no-such-bucket-here/out/"))

@@ -36,6 +36,9 @@ pub enum JobStatus {
     Completed,
     Failed,
     Stopped,
+    /// DeleteTrainingJob was called (possible only after the job ended); then SageMaker forgets the job, so how it
+    /// ended is no longer known to the API.
+    Deleting,
 }
 
 impl JobStatus {
@@ -46,6 +49,7 @@ impl JobStatus {
             "Completed" => Self::Completed,
             "Failed" => Self::Failed,
             "Stopped" => Self::Stopped,
+            "Deleting" => Self::Deleting,
             _ => return None,
         })
     }
@@ -61,6 +65,7 @@ impl JobStatus {
             Self::Completed => "Completed",
             Self::Failed => "Failed",
             Self::Stopped => "Stopped",
+            Self::Deleting => "Deleting",
         }
     }
 }
@@ -453,6 +458,14 @@ mod tests {
         };
         assert_eq!(u.status, JobStatus::Failed);
         assert_eq!(u.last_modified_ms, None);
+        // DeleteTrainingJob's status is a state change like the others (training-state decides what it means).
+        let deleting = json!({"source": "aws.sagemaker", "detail-type": SAGEMAKER_STATE_CHANGE,
+            "detail": {"TrainingJobName": "hubtune-a-1", "TrainingJobStatus": "Deleting"}});
+        let Inbound::TrainingUpdate(u) = one(&deleting) else {
+            panic!()
+        };
+        assert_eq!(u.status, JobStatus::Deleting);
+        assert!(!u.status.is_terminal());
         let bad = json!({"source": "aws.sagemaker", "detail-type": SAGEMAKER_STATE_CHANGE,
             "detail": {"TrainingJobName": "x", "TrainingJobStatus": "Exploded"}});
         assert!(matches!(

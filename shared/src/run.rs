@@ -58,15 +58,18 @@ impl RunStatus {
     }
 }
 
-impl From<JobStatus> for RunStatus {
-    fn from(s: JobStatus) -> Self {
-        match s {
+impl RunStatus {
+    /// The run status SageMaker's job status stands for; `None` for `Deleting`, which says nothing about how the
+    /// job ended.
+    pub fn observed(s: JobStatus) -> Option<Self> {
+        Some(match s {
             JobStatus::InProgress => Self::InProgress,
             JobStatus::Stopping => Self::Stopping,
             JobStatus::Completed => Self::Completed,
             JobStatus::Failed => Self::Failed,
             JobStatus::Stopped => Self::Stopped,
-        }
+            JobStatus::Deleting => return None,
+        })
     }
 }
 
@@ -223,6 +226,17 @@ mod tests {
                 assert_eq!(may_move(from, to), expected, "{from:?} -> {to:?}");
             }
         }
+    }
+
+    #[test]
+    fn sagemaker_statuses_map_to_run_statuses_except_deleting() {
+        use crate::event::JobStatus as J;
+        assert_eq!(RunStatus::observed(J::InProgress), Some(InProgress));
+        assert_eq!(RunStatus::observed(J::Stopping), Some(Stopping));
+        assert_eq!(RunStatus::observed(J::Completed), Some(Completed));
+        assert_eq!(RunStatus::observed(J::Failed), Some(Failed));
+        assert_eq!(RunStatus::observed(J::Stopped), Some(Stopped));
+        assert_eq!(RunStatus::observed(J::Deleting), None);
     }
 
     #[test]

@@ -420,3 +420,150 @@ async fn a_slot_left_by_a_launch_that_never_happened_is_freed_by_the_sweep() {
     env.wait_for("Model Published", 1, T).await;
     env.stop().await;
 }
+
+/// The job named by the one `Training Run Started`, once SageMaker says it has ended `Completed`.
+async fn completed_job(env: &Env) -> String {
+    let started = env.wait_for("Training Run Started", 1, T).await;
+    let job = started[0]["detail"]["job_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..100 {
+        let d = env.aws.describe_training_job(&job).await.unwrap().unwrap();
+        if d.status == hubtune::event::JobStatus::Completed {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{job} did not complete");
+}
+
+fn assert_ended_failed_without_publication(env: &Env, r: &hubtune::run::RunRecord, reason: &str) {
+    assert_eq!(r.status, RunStatus::Failed, "{r:?}");
+    let why = r.failure_reason.as_deref().unwrap_or_default();
+    assert!(why.contains(reason), "{why}");
+    assert!(r.outbox.finished_emitted && r.outbox.slot_released && r.outbox.slot_freed_emitted);
+    assert!(env.events("Model Published").is_empty());
+    assert_eq!(env.events("Route Slot Freed").len(), 1);
+}
+
+#[tokio::test]
+async fn a_job_deleted_before_its_end_was_seen_ends_failed_through_its_deleting_event() {
+    let env = Env::start(Setup::default()).await;
+    env.stack
+        .control(
+            "POST",
+            "/_hubtune/drop-events",
+            &json!({ "match": "/deleted/", "status": "Completed", "count": 1 }),
+        )
+        .await
+        .unwrap();
+    env.drop_good("deleted").await;
+    let job = completed_job(&env).await;
+    env.aws
+        .sagemaker
+        .delete_training_job()
+        .training_job_name(&job)
+        .send()
+        .await
+        .expect("DeleteTrainingJob");
+    // The `Deleting` state change reaches training-state; no sweep is needed.
+    let failed = env.wait_for("Fine-tune Failed", 1, T).await;
+    let reason = failed[0]["detail"]["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("was deleted"), "{reason}");
+    let r = env.record(&job).await;
+    assert_ended_failed_without_publication(&env, &r, "was deleted");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_launched_job_sagemaker_no_longer_knows_is_ended_by_the_sweep_after_a_grace_period() {
+    let env = Env::start(Setup::default()).await;
+    for status in ["Completed", "Deleting"] {
+        env.stack
+            .control(
+                "POST",
+                "/_hubtune/drop-events",
+                &json!({ "match": "/vanished/", "status": status, "count": 1 }),
+            )
+            .await
+            .unwrap();
+    }
+    env.drop_good("vanished").await;
+    let job = completed_job(&env).await;
+    env.aws
+        .sagemaker
+        .delete_training_job()
+        .training_job_name(&job)
+        .send()
+        .await
+        .expect("DeleteTrainingJob");
+    while env.aws.describe_training_job(&job).await.unwrap().is_some() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Not found, but the record changed moments ago: the sweep leaves it for a later look.
+    training_state::sweep_with(&env.ctx, 0).await.unwrap();
+    env.settle(Duration::from_secs(1)).await;
+    assert_eq!(env.record(&job).await.status, RunStatus::InProgress);
+    assert!(env.events("Fine-tune Failed").is_empty());
+    // Long enough later, it ends the run.
+    let key = env.config.deployment.state_key(&format!("runs/{job}.json"));
+    env.ctx
+        .store
+        .update::<hubtune::run::RunRecord, (), _>(&key, |r| {
+            let mut r = r.unwrap();
+            r.updated_at -= chrono::Duration::seconds(training_state::GONE_AFTER_SECONDS + 1);
+            Ok(hubtune::store::Decision::Write(r, ()))
+        })
+        .await
+        .unwrap();
+    training_state::sweep_with(&env.ctx, 0).await.unwrap();
+    env.wait_for("Fine-tune Failed", 1, T).await;
+    let r = env.record(&job).await;
+    assert_ended_failed_without_publication(&env, &r, "no longer knows");
+    // A later sweep has nothing left to do for it.
+    training_state::sweep_with(&env.ctx, 0).await.unwrap();
+    env.settle(Duration::from_secs(1)).await;
+    assert_eq!(env.events("Fine-tune Failed").len(), 1);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_launch_that_waits_past_queue_max_age_ends_rejected_not_queued() {
+    let env = Env::start(Setup {
+        route_extra: "accept_eula = true\nqueue_max_age = \"1s\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    env.fault(json!({ "service": "sagemaker", "operation": "CreateTrainingJob", "error": "resource-limit", "count": 1 })).await;
+    env.drop_good("too-late").await;
+    env.wait_for("Dataset Queued", 1, T).await;
+    let runs = env.keys("hubtune/state/runs/").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let job = runs[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".json")
+        .to_string();
+    assert_eq!(env.record(&job).await.status, RunStatus::Queued);
+    // Older than queue_max_age in whole seconds (an entry of 1.5 s is not yet older than 1 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The sweep sees the queued dataset and a free slot; the launcher finds it too old.
+    training_state::sweep_with(&env.ctx, 0).await.unwrap();
+    let rejected = env.wait_for("Dataset Rejected", 1, T).await;
+    assert_eq!(
+        rejected[0]["detail"]["reason"], "queue_max_age",
+        "{}",
+        rejected[0]["detail"]
+    );
+    let r = env.record(&job).await;
+    assert_eq!(r.status, RunStatus::Failed, "{r:?}");
+    assert!(r
+        .failure_reason
+        .unwrap_or_default()
+        .contains("queue_max_age"));
+    assert!(env.jobs().await.is_empty());
+    assert!(env.keys("hubtune/state/queue/").await.is_empty());
+    env.stop().await;
+}

@@ -415,10 +415,12 @@ async fn ours(ctx: &Context, job: &JobName, hash: &str) -> Result<Option<JobDesc
 
 /// A launch that can never succeed: the record ends `Failed` with every flag set, so nothing else is sent for it
 /// (the `Dataset Rejected` event is the report).
+/// A dataset that will not be launched: its record (if any, and only while no job exists) ends `Failed` with the
+/// rejection and its outbox closed: there is no job, no slot and nothing to publish.
 async fn mark_refused(ctx: &Context, key: &S3Uri, rej: &Rejection) -> Result<()> {
     ctx.store
         .update::<RunRecord, (), _>(key, |r| {
-            let Some(mut r) = r else {
+            let Some(mut r) = r.filter(|r| r.status.is_pre_launch()) else {
                 return Ok(Decision::Keep(()));
             };
             r.failure_reason = Some(rej.message.clone());
@@ -433,6 +435,18 @@ async fn mark_refused(ctx: &Context, key: &S3Uri, rej: &Rejection) -> Result<()>
             Ok(Decision::Write(r, ()))
         })
         .await
+}
+
+/// A queued dataset that gave up waiting (`queue_max_age`): a record that a launch refused for capacity left
+/// `Queued` ends with the rejection instead of staying `Queued` for ever.
+pub(crate) async fn end_queued_run(
+    ctx: &Context,
+    config: &Config,
+    d: &DatasetLanded,
+    rej: &Rejection,
+) -> Result<()> {
+    let job = d.identity.job_name(config, &d.route);
+    mark_refused(ctx, &run_key(config, &job), rej).await
 }
 
 pub async fn release_slot(

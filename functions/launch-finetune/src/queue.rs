@@ -9,7 +9,7 @@ use hubtune::queue::QueueEntry;
 use hubtune::s3uri::S3Uri;
 use hubtune::store::Decision;
 
-use crate::launch::{launch_dataset, Outcome};
+use crate::launch::{end_queued_run, launch_dataset, Outcome};
 
 pub async fn drain(ctx: &Context, route_name: &str) -> Result<()> {
     let config = ctx.config.get(&ctx.aws).await?;
@@ -55,6 +55,7 @@ pub async fn drain(ctx: &Context, route_name: &str) -> Result<()> {
                 "queue_max_age",
                 format!("waited in the queue since {} without a slot; route {} gives up after {}s (queue_max_age)", entry.enqueued_at, route.name, route.queue_max_age.as_secs()),
             );
+            end_queued_run(ctx, &config, d, &rej).await?;
             ctx.emit(
                 &config.deployment.event_bus,
                 &publish::dataset_rejected(&ev, &d.identity.canonical(), &[rej]),

@@ -24,6 +24,9 @@ use serde_json::Value;
 pub const REPUBLISH_AFTER_SECONDS: i64 = 600;
 /// How long a record may stay `Launching` with no job before the sweep gives it back to the queue.
 pub const STUCK_LAUNCH_SECONDS: i64 = 900;
+/// How long a launched job may be unknown to DescribeTrainingJob before its run ends as gone. Not at once: a
+/// describe right after CreateTrainingJob is not promised to see the new job.
+pub const GONE_AFTER_SECONDS: i64 = 600;
 
 pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
     hubtune::batch::run(payload, |body| async move { process(ctx, &body).await }).await
@@ -63,15 +66,17 @@ pub async fn on_update(ctx: &Context, u: &TrainingUpdate) -> Result<()> {
 
 /// Bring one job's record up to date with SageMaker and work off its outbox. Returns the record's status.
 pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Option<RunStatus>> {
-    let Some(desc) = ctx.aws.describe_training_job(job).await? else {
-        tracing::warn!(job, "SageMaker knows no such job; nothing to do");
-        return Ok(None);
+    let described = ctx.aws.describe_training_job(job).await?;
+    let Some((desc, observed)) = described
+        .as_ref()
+        .and_then(|d| Some((d, RunStatus::observed(d.status)?)))
+    else {
+        return job_gone(ctx, config, job, described.is_some()).await;
     };
     let key = run_key(config, job);
     if ctx.store.read::<RunRecord>(&key).await?.is_none() {
-        adopt(ctx, &key, &desc).await?;
+        adopt(ctx, &key, desc).await?;
     }
-    let observed = RunStatus::from(desc.status);
     let record = ctx
         .store
         .update::<RunRecord, RunRecord, _>(&key, |r| {
@@ -111,6 +116,68 @@ pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Opti
     tracing::info!(status = record.status.as_str(), "run record up to date");
     work_outbox(ctx, config, &key).await?;
     Ok(Some(record.status))
+}
+
+/// SageMaker does not know the job, or is deleting it. A record still waiting for the job's end would wait for ever
+/// and hold its route's slot: it ends `Failed` with the reason, so the slot is freed and the route's subscribers hear
+/// of it. `Deleting` is final at once (only an ended job can be deleted); a job merely not found is given
+/// `GONE_AFTER_SECONDS` from the record's last change. Records before the launch are the launch path's (and the
+/// sweep's re-queue): `None` tells the caller there is no job.
+async fn job_gone(
+    ctx: &Context,
+    config: &Config,
+    job: &str,
+    deleting: bool,
+) -> Result<Option<RunStatus>> {
+    let key = run_key(config, job);
+    let Some(r) = ctx.store.read::<RunRecord>(&key).await?.map(|v| v.value) else {
+        tracing::warn!(
+            job,
+            deleting,
+            "SageMaker does not have this job and hubtune has no record of it: nothing to do"
+        );
+        return Ok(None);
+    };
+    if r.status.is_pre_launch() {
+        return Ok(None);
+    }
+    if !r.status.is_terminal() {
+        let waited = (Utc::now() - r.updated_at).num_seconds();
+        if !deleting && waited < GONE_AFTER_SECONDS {
+            tracing::warn!(
+                job,
+                waited,
+                "SageMaker does not describe this launched job (yet); the sweep looks again"
+            );
+            return Ok(Some(r.status));
+        }
+        let reason = if deleting {
+            format!("training job {job} was deleted (DeleteTrainingJob) before hubtune saw how it ended; nothing was published")
+        } else {
+            format!("SageMaker no longer knows training job {job} (deleted?) and hubtune never saw how it ended; nothing was published")
+        };
+        tracing::warn!(job, %reason, "ending the run as Failed");
+        ctx.store
+            .update::<RunRecord, (), _>(&key, |r| {
+                let Some(mut r) = r else {
+                    return Ok(Decision::Keep(()));
+                };
+                if r.advance(RunStatus::Failed, Utc::now(), Some("job gone".into()))
+                    != hubtune::run::Applied::Moved
+                {
+                    return Ok(Decision::Keep(()));
+                }
+                r.failure_reason = Some(reason.clone());
+                Ok(Decision::Write(r, ()))
+            })
+            .await?;
+    }
+    work_outbox(ctx, config, &key).await?;
+    Ok(ctx
+        .store
+        .read::<RunRecord>(&key)
+        .await?
+        .map(|v| v.value.status))
 }
 
 /// A prefixed job with no record (the launcher's record write was lost, or the job predates the state prefix):
