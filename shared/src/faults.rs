@@ -37,6 +37,12 @@ pub fn crash_point(point: &str, scope: &str) -> Result<()> {
     Ok(())
 }
 
+/// Stop `point` firing for `scope` (what is left of its count is dropped).
+pub fn disarm(point: &str, scope: &str) {
+    let mut armed = ARMED.lock().unwrap_or_else(|p| p.into_inner());
+    armed.retain(|(p, s, _)| !(p == point && s == scope));
+}
+
 /// How many armed crashes for `point` have not fired yet.
 pub fn remaining(point: &str, scope: &str) -> u32 {
     let armed = ARMED.lock().unwrap_or_else(|p| p.into_inner());

@@ -567,3 +567,44 @@ async fn a_refused_launch_that_waits_past_queue_max_age_ends_rejected_not_queued
     assert!(env.keys("hubtune/state/queue/").await.is_empty());
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_completed_job_deleted_before_its_publication_is_published_from_the_run_record() {
+    let env = Env::start(Setup::default()).await;
+    // Every publication attempt "dies" after latest.json and before Model Published, until the job is gone.
+    hubtune::faults::arm("publish.before_model_published", "/deleted-late/", u32::MAX);
+    env.drop_good("deleted-late").await;
+    let job = completed_job(&env).await;
+    let mut r = env.record(&job).await;
+    for _ in 0..200 {
+        if r.outbox.finished_emitted {
+            break;
+        }
+        env.settle(Duration::from_millis(300)).await;
+        r = env.record(&job).await;
+    }
+    assert_eq!(r.status, RunStatus::Completed, "{r:?}");
+    let artifact = r
+        .model_artifacts
+        .clone()
+        .expect("the record holds the artifact");
+    env.aws
+        .sagemaker
+        .delete_training_job()
+        .training_job_name(&job)
+        .send()
+        .await
+        .expect("DeleteTrainingJob");
+    while env.aws.describe_training_job(&job).await.unwrap().is_some() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    hubtune::faults::disarm("publish.before_model_published", "/deleted-late/");
+    assert!(env.events("Model Published").is_empty());
+    // The sweep sends `Training Run Finished` again; publish-artifact publishes from the record alone.
+    training_state::sweep_with(&env.ctx, 0).await.unwrap();
+    let ev = env.wait_for("Model Published", 1, T).await;
+    assert_eq!(ev[0]["detail"]["artifact_uri"], artifact.as_str());
+    assert_eq!(latest(&env).await["artifact_uri"], artifact.as_str());
+    assert!(env.record(&job).await.outbox.published);
+    env.stop().await;
+}

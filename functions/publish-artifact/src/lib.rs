@@ -11,7 +11,7 @@ use hubtune::aws::JobDescription;
 use hubtune::config::Config;
 use hubtune::context::Context;
 use hubtune::error::{Error, Result};
-use hubtune::event::{parse_message, Inbound};
+use hubtune::event::{parse_message, Inbound, JobStatus};
 use hubtune::faults::crash_point;
 use hubtune::publish::{self, ArtifactManifest, LatestPointer, TRAINING_RUN_FINISHED};
 use hubtune::run::{RunRecord, RunStatus};
@@ -103,10 +103,20 @@ pub async fn publish_run(ctx: &Context, job: &str) -> Result<Published> {
             record.status.as_str()
         )));
     }
-    let desc = ctx.aws.describe_training_job(job).await?;
+    // A job deleted after it completed (`Deleting`, then not found) is still published from the run record, which
+    // holds the artifact location; only the details that DescribeTrainingJob alone knows are missing then.
+    let desc = ctx
+        .aws
+        .describe_training_job(job)
+        .await?
+        .filter(|d| d.status != JobStatus::Deleting);
     let out = if record.status == RunStatus::Completed {
-        let desc = desc.ok_or_else(|| Error::Other(format!("SageMaker has no job {job}")))?;
-        publish_model(ctx, &config, &record, &desc).await?
+        if desc.is_none() {
+            tracing::warn!(
+                "SageMaker no longer describes the job: publishing from the run record alone"
+            );
+        }
+        publish_model(ctx, &config, &record, desc.as_ref()).await?
     } else {
         let history: Vec<Value> = desc
             .as_ref()
@@ -147,11 +157,10 @@ async fn publish_model(
     ctx: &Context,
     config: &Config,
     r: &RunRecord,
-    desc: &JobDescription,
+    desc: Option<&JobDescription>,
 ) -> Result<Published> {
     let artifact_uri = desc
-        .model_artifacts
-        .clone()
+        .and_then(|d| d.model_artifacts.clone())
         .or_else(|| r.model_artifacts.clone())
         .ok_or_else(|| {
             Error::Other(format!(
@@ -203,18 +212,18 @@ async fn publish_model(
         hub_content_arn: r.hub_content_arn.clone(),
         hub_content_version: r.hub_content_version.clone(),
         public_hub_content_arn: r.public_hub_content_arn.clone(),
-        image: desc.image.clone(),
+        image: desc.and_then(|d| d.image.clone()),
         instance_type: r.instance_type.clone(),
         instance_count: r.instance_count,
-        hyperparameters: desc.hyperparameters.clone(),
-        billable_seconds: desc.billable_seconds,
+        hyperparameters: desc.map(|d| d.hyperparameters.clone()).unwrap_or_default(),
+        billable_seconds: desc.and_then(|d| d.billable_seconds),
         training_start_time: desc
-            .training_start_time
+            .and_then(|d| d.training_start_time)
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
         training_end_time: desc
-            .training_end_time
+            .and_then(|d| d.training_end_time)
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        final_metrics: desc.final_metrics.clone(),
+        final_metrics: desc.map(|d| d.final_metrics.clone()).unwrap_or_default(),
         artifact_uri: artifact.to_string(),
         artifact_bytes,
     };
