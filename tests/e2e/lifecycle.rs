@@ -438,6 +438,32 @@ async fn completed_job(env: &Env) -> String {
     panic!("{job} did not complete");
 }
 
+/// Make the stand-in swallow the next state-change event of `status` for jobs matching `needle`.
+async fn drop_next_event(env: &Env, needle: &str, status: &str) {
+    env.stack
+        .control(
+            "POST",
+            "/_hubtune/drop-events",
+            &json!({ "match": needle, "status": status, "count": 1 }),
+        )
+        .await
+        .unwrap();
+}
+
+/// DeleteTrainingJob; with `until_gone`, wait until SageMaker no longer describes the job.
+async fn delete_job(env: &Env, job: &str, until_gone: bool) {
+    env.aws
+        .sagemaker
+        .delete_training_job()
+        .training_job_name(job)
+        .send()
+        .await
+        .expect("DeleteTrainingJob");
+    while until_gone && env.aws.describe_training_job(job).await.unwrap().is_some() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn assert_ended_failed_without_publication(env: &Env, r: &hubtune::run::RunRecord, reason: &str) {
     assert_eq!(r.status, RunStatus::Failed, "{r:?}");
     let why = r.failure_reason.as_deref().unwrap_or_default();
@@ -450,23 +476,10 @@ fn assert_ended_failed_without_publication(env: &Env, r: &hubtune::run::RunRecor
 #[tokio::test]
 async fn a_job_deleted_before_its_end_was_seen_ends_failed_through_its_deleting_event() {
     let env = Env::start(Setup::default()).await;
-    env.stack
-        .control(
-            "POST",
-            "/_hubtune/drop-events",
-            &json!({ "match": "/deleted/", "status": "Completed", "count": 1 }),
-        )
-        .await
-        .unwrap();
+    drop_next_event(&env, "/deleted/", "Completed").await;
     env.drop_good("deleted").await;
     let job = completed_job(&env).await;
-    env.aws
-        .sagemaker
-        .delete_training_job()
-        .training_job_name(&job)
-        .send()
-        .await
-        .expect("DeleteTrainingJob");
+    delete_job(&env, &job, false).await;
     // The `Deleting` state change reaches training-state; no sweep is needed.
     let failed = env.wait_for("Fine-tune Failed", 1, T).await;
     let reason = failed[0]["detail"]["failure_reason"].as_str().unwrap();
@@ -479,28 +492,11 @@ async fn a_job_deleted_before_its_end_was_seen_ends_failed_through_its_deleting_
 #[tokio::test]
 async fn a_launched_job_sagemaker_no_longer_knows_is_ended_by_the_sweep_after_a_grace_period() {
     let env = Env::start(Setup::default()).await;
-    for status in ["Completed", "Deleting"] {
-        env.stack
-            .control(
-                "POST",
-                "/_hubtune/drop-events",
-                &json!({ "match": "/vanished/", "status": status, "count": 1 }),
-            )
-            .await
-            .unwrap();
-    }
+    drop_next_event(&env, "/vanished/", "Completed").await;
+    drop_next_event(&env, "/vanished/", "Deleting").await;
     env.drop_good("vanished").await;
     let job = completed_job(&env).await;
-    env.aws
-        .sagemaker
-        .delete_training_job()
-        .training_job_name(&job)
-        .send()
-        .await
-        .expect("DeleteTrainingJob");
-    while env.aws.describe_training_job(&job).await.unwrap().is_some() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    delete_job(&env, &job, true).await;
     // Not found, but the record changed moments ago: the sweep leaves it for a later look.
     training_state::sweep_with(&env.ctx, 0).await.unwrap();
     env.settle(Duration::from_secs(1)).await;
@@ -588,16 +584,7 @@ async fn a_completed_job_deleted_before_its_publication_is_published_from_the_ru
         .model_artifacts
         .clone()
         .expect("the record holds the artifact");
-    env.aws
-        .sagemaker
-        .delete_training_job()
-        .training_job_name(&job)
-        .send()
-        .await
-        .expect("DeleteTrainingJob");
-    while env.aws.describe_training_job(&job).await.unwrap().is_some() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    delete_job(&env, &job, true).await;
     hubtune::faults::disarm("publish.before_model_published", "/deleted-late/");
     assert!(env.events("Model Published").is_empty());
     // The sweep sends `Training Run Finished` again; publish-artifact publishes from the record alone.
