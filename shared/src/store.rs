@@ -108,6 +108,16 @@ impl<B: Backend> Store<B> {
 
     /// Create if absent. `Ok(false)` when it already exists (someone else created it: that is not an error).
     pub async fn create<T: Serialize>(&self, key: &S3Uri, value: &T) -> Result<bool> {
+        Ok(self.create_with_etag(key, value).await?.is_some())
+    }
+
+    /// `create`, returning the new object's ETag (`None` when it already existed), so that the next update of it
+    /// can start from what was written instead of reading it back (`update_from`).
+    pub async fn create_with_etag<T: Serialize>(
+        &self,
+        key: &S3Uri,
+        value: &T,
+    ) -> Result<Option<String>> {
         let body = serde_json::to_vec_pretty(value).map_err(|e| corrupt(key, e))?;
         for attempt in 0..MAX_ATTEMPTS {
             match self
@@ -115,8 +125,8 @@ impl<B: Backend> Store<B> {
                 .put(key, body.clone(), PutCondition::IfNoneMatch)
                 .await?
             {
-                PutOutcome::Written { .. } => return Ok(true),
-                PutOutcome::PreconditionFailed => return Ok(false),
+                PutOutcome::Written { etag } => return Ok(Some(etag)),
+                PutOutcome::PreconditionFailed => return Ok(None),
                 PutOutcome::Conflict => backoff(attempt).await,
             }
         }
@@ -146,25 +156,59 @@ impl<B: Backend> Store<B> {
 
     /// Compare-and-swap loop: read, let `decide` look at the current value (None if absent), write it back only if
     /// nobody wrote in between; on a lost race read again and decide again.
-    pub async fn update<T, R, F>(&self, key: &S3Uri, mut decide: F) -> Result<R>
+    pub async fn update<T, R, F>(&self, key: &S3Uri, decide: F) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned + Revisioned,
+        F: FnMut(Option<T>) -> Result<Decision<T, R>>,
+    {
+        Ok(self.cas(key, None, decide).await?.0)
+    }
+
+    /// `update`, starting from the object as this caller last read or wrote it (`known`, with its ETag): the first
+    /// attempt needs no read, and a lost race (412) reads again as `update` does. Returns what `decide` returned and,
+    /// when it wrote, the object as written (with its new ETag) for the next `update_from`.
+    pub async fn update_from<T, R, F>(
+        &self,
+        key: &S3Uri,
+        known: Versioned<T>,
+        decide: F,
+    ) -> Result<(R, Option<Versioned<T>>)>
+    where
+        T: Serialize + DeserializeOwned + Revisioned,
+        F: FnMut(Option<T>) -> Result<Decision<T, R>>,
+    {
+        self.cas(key, Some(known), decide).await
+    }
+
+    async fn cas<T, R, F>(
+        &self,
+        key: &S3Uri,
+        mut known: Option<Versioned<T>>,
+        mut decide: F,
+    ) -> Result<(R, Option<Versioned<T>>)>
     where
         T: Serialize + DeserializeOwned + Revisioned,
         F: FnMut(Option<T>) -> Result<Decision<T, R>>,
     {
         for attempt in 0..MAX_ATTEMPTS {
-            let current = self.read::<T>(key).await?;
+            let current = match known.take() {
+                Some(v) => Some(v),
+                None => self.read::<T>(key).await?,
+            };
             let (cond, value) = match current {
                 Some(v) => (PutCondition::IfMatch(v.etag), Some(v.value)),
                 None => (PutCondition::IfNoneMatch, None),
             };
             let (mut new, out) = match decide(value)? {
-                Decision::Keep(out) => return Ok(out),
+                Decision::Keep(out) => return Ok((out, None)),
                 Decision::Write(new, out) => (new, out),
             };
             *new.revision() += 1;
             let body = serde_json::to_vec_pretty(&new).map_err(|e| corrupt(key, e))?;
             match self.backend.put(key, body, cond).await? {
-                PutOutcome::Written { .. } => return Ok(out),
+                PutOutcome::Written { etag } => {
+                    return Ok((out, Some(Versioned { value: new, etag })))
+                }
                 PutOutcome::PreconditionFailed => {
                     tracing::debug!(key = %key, attempt, "lost a compare-and-swap race (412); re-reading");
                 }
@@ -201,11 +245,14 @@ pub(crate) mod memory {
         pub objects: Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
         /// Outcomes to return instead of writing, consumed in order (fault injection).
         pub faults: Mutex<Vec<PutOutcome>>,
+        /// How many GETs were made (to show which paths skip the read).
+        pub gets: std::sync::atomic::AtomicU32,
         counter: Mutex<u64>,
     }
 
     impl Backend for Memory {
         async fn get(&self, key: &S3Uri) -> Result<Option<(Vec<u8>, String)>> {
+            self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(self
                 .objects
                 .lock()
@@ -350,6 +397,49 @@ mod tests {
                 .n,
             8
         );
+    }
+
+    #[tokio::test]
+    async fn update_from_a_known_value_skips_the_read_and_rereads_after_a_lost_race() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let store = Store::new(Memory::default());
+        let first = Counter { revision: 0, n: 0 };
+        let etag = store
+            .create_with_etag(&key(), &first)
+            .await
+            .unwrap()
+            .expect("created");
+        assert_eq!(store.create_with_etag(&key(), &first).await.unwrap(), None);
+        let add = |c: Option<Counter>| {
+            let mut c = c.expect("exists");
+            c.n += 1;
+            let n = c.n;
+            Ok(Decision::Write(c, n))
+        };
+        // From what was just written: no GET at all, and the result chains into the next update.
+        let known = Versioned { value: first, etag };
+        let (n, now) = store.update_from(&key(), known, add).await.unwrap();
+        assert_eq!(n, 1);
+        let now = now.expect("written");
+        assert_eq!(now.value, Counter { revision: 1, n: 1 });
+        let (n, _) = store.update_from(&key(), now.clone(), add).await.unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(store.backend.gets.load(Relaxed), 0);
+        // `now` is stale (another write came after it): the 412 makes it read and decide again, nothing is lost.
+        let (n, _) = store.update_from(&key(), now, add).await.unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(store.backend.gets.load(Relaxed), 1);
+        assert_eq!(
+            store.read::<Counter>(&key()).await.unwrap().unwrap().value,
+            Counter { revision: 3, n: 3 }
+        );
+        // Keeping writes nothing and returns no new version.
+        let known = store.read::<Counter>(&key()).await.unwrap().unwrap();
+        let (kept, none) = store
+            .update_from(&key(), known, |_| Ok(Decision::<Counter, _>::Keep("kept")))
+            .await
+            .unwrap();
+        assert_eq!((kept, none), ("kept", None));
     }
 
     #[tokio::test]

@@ -390,3 +390,49 @@ async fn the_shipped_eventbridge_fixture_is_launched_through_the_handler() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_launch_makes_the_calls_its_guarantees_need_and_no_more() {
+    let env = Env::start(Setup {
+        route_extra: "accept_eula = true\nmax_concurrent_jobs = 5\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    env.put("datasets/support-bot/counted/train.jsonl", b"{\"a\":1}\n")
+        .await;
+    let ev = |seq: &str| {
+        json!({ "version": "0", "detail-type": "Object Created", "source": "aws.s3", "time": "2026-11-27T09:14:03Z",
+        "detail": { "bucket": { "name": "hubtune-local" }, "object": { "key": "datasets/support-bot/counted/_SUCCESS", "size": 0, "sequencer": seq } } })
+    };
+    // The first launch in this container also fetches the hub document (cached afterwards).
+    launch_finetune::handle(&env.ctx, ev("01")).await.unwrap();
+    env.stack
+        .control("DELETE", "/_hubtune/calls", &json!({}))
+        .await
+        .unwrap();
+    launch_finetune::handle(&env.ctx, ev("02")).await.unwrap();
+    let calls = env.calls().await;
+    let want: std::collections::BTreeMap<String, u64> = [
+        // The run record (does a launch exist?), the JSONL head, the slot object.
+        ("s3.GetObject", 3),
+        ("s3.ListObjectsV2", 1),
+        // Slot, frozen manifest, record `Launching`, record `Launched` with its outbox flag.
+        ("s3.PutObject", 4),
+        ("sagemaker.CreateTrainingJob", 1),
+        ("events.PutEvents", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(calls, want);
+    // A duplicate of the same event: one read of the record, and nothing else.
+    env.stack
+        .control("DELETE", "/_hubtune/calls", &json!({}))
+        .await
+        .unwrap();
+    launch_finetune::handle(&env.ctx, ev("02")).await.unwrap();
+    let calls = env.calls().await;
+    assert_eq!(calls.get("s3.GetObject"), Some(&1), "{calls:?}");
+    assert_eq!(calls.values().sum::<u64>(), 1, "{calls:?}");
+    env.stop().await;
+}

@@ -22,7 +22,7 @@ use hubtune::publish::{self, EventContext};
 use hubtune::queue::{QueueEntry, Slots, Take};
 use hubtune::run::{Outbox, RunRecord, RunStatus, RUN_SCHEMA};
 use hubtune::s3uri::S3Uri;
-use hubtune::store::Decision;
+use hubtune::store::{Decision, Versioned};
 
 /// How a dataset ended (for this delivery).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,18 +143,19 @@ pub async fn launch_dataset(
         tracing::info_span!("launch", job = %job, dataset = %folder_uri, route = %route.name);
     let _enter = span.enter();
     let key = run_key(config, &job);
-    let existing = ctx.store.read::<RunRecord>(&key).await?.map(|v| v.value);
-    if let Some(r) = &existing {
-        if !r.status.is_pre_launch() {
-            tracing::info!(
-                status = r.status.as_str(),
-                "already launched (duplicate delivery)"
-            );
-            finish_started(ctx, config, &key).await?;
-            return Ok(Outcome::AlreadyLaunched {
-                job: job.to_string(),
-            });
-        }
+    let existing = ctx.store.read::<RunRecord>(&key).await?;
+    if let Some(v) = existing
+        .as_ref()
+        .filter(|v| !v.value.status.is_pre_launch())
+    {
+        tracing::info!(
+            status = v.value.status.as_str(),
+            "already launched (duplicate delivery)"
+        );
+        finish_started(ctx, config, &key, v.clone()).await?;
+        return Ok(Outcome::AlreadyLaunched {
+            job: job.to_string(),
+        });
     }
     let mut ev = EventContext {
         route: route.name.clone(),
@@ -164,7 +165,7 @@ pub async fn launch_dataset(
     };
 
     // 1. What is checked is what is trained: a record that exists already froze the contents.
-    let frozen = match existing.as_ref().and_then(|r| r.frozen.clone()) {
+    let frozen = match existing.as_ref().and_then(|v| v.value.frozen.clone()) {
         Some(f) => f,
         None => match check_dataset(ctx, route, d).await? {
             Ok(f) => f,
@@ -239,7 +240,8 @@ pub async fn launch_dataset(
         .put_idempotent(&manifest_uri, frozen.manifest_json().into_bytes())
         .await?;
     let now = Utc::now();
-    match existing {
+    // The record as last written, with its ETag, so that the updates below need not read it back.
+    let known = match existing {
         None => {
             let record = RunRecord {
                 schema: RUN_SCHEMA,
@@ -269,28 +271,26 @@ pub async fn launch_dataset(
                 created_at: now,
                 updated_at: now,
             };
-            ctx.store.create(&key, &record).await?;
-        }
-        Some(_) => {
             ctx.store
-                .update::<RunRecord, (), _>(&key, |r| {
-                    let mut r = r.ok_or_else(|| Error::State {
-                        key: key.to_string(),
-                        message: "run record vanished".into(),
-                    })?;
-                    Ok(
-                        if r.advance(RunStatus::Launching, now, None)
-                            == hubtune::run::Applied::Moved
-                        {
-                            Decision::Write(r, ())
-                        } else {
-                            Decision::Keep(())
-                        },
-                    )
+                .create_with_etag(&key, &record)
+                .await?
+                .map(|etag| Versioned {
+                    value: record,
+                    etag,
                 })
-                .await?;
         }
-    }
+        Some(v) if v.value.status == RunStatus::Launching => Some(v),
+        Some(v) => {
+            ctx.store
+                .update_from(&key, v, |r| {
+                    let mut r = r.ok_or_else(|| vanished(&key))?;
+                    r.advance(RunStatus::Launching, now, None);
+                    Ok(Decision::Write(r, ()))
+                })
+                .await?
+                .1
+        }
+    };
     crash_point("launch.before_create", &format!("{job} {folder_uri}"))?;
 
     // 5. The job. Its name is the idempotency key.
@@ -350,30 +350,65 @@ pub async fn launch_dataset(
     };
     crash_point("launch.after_create", &format!("{job} {folder_uri}"))?;
 
-    // 6. The record catches up, then the event.
+    // 6. The event, then the record: `Launched` and the outbox flag in one conditional write, made only after
+    // PutEvents accepted the entry. A crash in between leaves the record `Launching` while the job exists: the
+    // redelivery (ResourceInUse, and the job is ours) or the sweep finishes it, and the event goes out again with the
+    // same `event_id`.
+    let current = match known {
+        Some(v) => v,
+        None => ctx
+            .store
+            .read::<RunRecord>(&key)
+            .await?
+            .ok_or_else(|| vanished(&key))?,
+    };
+    let at = Utc::now();
+    let launched = |mut r: RunRecord| {
+        r.job_arn = Some(arn.clone());
+        r.advance(RunStatus::Launched, at, None);
+        r
+    };
+    let preview = launched(current.value.clone());
+    if preview.owes().started {
+        crash_point(
+            "launch.before_started_event",
+            &format!("{job} {folder_uri}"),
+        )?;
+        ctx.emit(
+            &config.deployment.event_bus,
+            &publish::training_run_started(&preview),
+        )
+        .await?;
+    }
     ctx.store
-        .update::<RunRecord, (), _>(&key, |r| {
-            let mut r = r.ok_or_else(|| Error::State {
-                key: key.to_string(),
-                message: "run record vanished".into(),
-            })?;
-            r.job_arn = Some(arn.clone());
-            r.advance(RunStatus::Launched, Utc::now(), None);
+        .update_from(&key, current, |r| {
+            let mut r = launched(r.ok_or_else(|| vanished(&key))?);
+            r.outbox.started_emitted = true;
             Ok(Decision::Write(r, ()))
         })
         .await?;
     tracing::info!(job_arn = %arn, instance_type = %request.resource_config.instance_type, "training job launched");
-    finish_started(ctx, config, &key).await?;
     Ok(Outcome::Launched {
         job: job.to_string(),
     })
 }
 
+fn vanished(key: &S3Uri) -> Error {
+    Error::State {
+        key: key.to_string(),
+        message: "run record vanished".into(),
+    }
+}
+
 /// Send `Training Run Started` unless the outbox says it went out; set the flag only once it was accepted.
-pub async fn finish_started(ctx: &Context, config: &Config, key: &S3Uri) -> Result<()> {
-    let Some(r) = ctx.store.read::<RunRecord>(key).await?.map(|v| v.value) else {
-        return Ok(());
-    };
+/// `known` is the record as just read.
+pub async fn finish_started(
+    ctx: &Context,
+    config: &Config,
+    key: &S3Uri,
+    known: Versioned<RunRecord>,
+) -> Result<()> {
+    let r = &known.value;
     if !r.owes().started {
         return Ok(());
     }
@@ -383,11 +418,11 @@ pub async fn finish_started(ctx: &Context, config: &Config, key: &S3Uri) -> Resu
     )?;
     ctx.emit(
         &config.deployment.event_bus,
-        &publish::training_run_started(&r),
+        &publish::training_run_started(r),
     )
     .await?;
     ctx.store
-        .update::<RunRecord, (), _>(key, |r| {
+        .update_from(key, known, |r| {
             let Some(mut r) = r else {
                 return Ok(Decision::Keep(()));
             };
@@ -398,6 +433,7 @@ pub async fn finish_started(ctx: &Context, config: &Config, key: &S3Uri) -> Resu
             Ok(Decision::Write(r, ()))
         })
         .await
+        .map(|_| ())
 }
 
 /// A job with our name exists: is it this dataset's? Its `hubtune:dataset` tag starts with the identity hash.
@@ -413,10 +449,9 @@ async fn ours(ctx: &Context, job: &JobName, hash: &str) -> Result<Option<JobDesc
         .then_some(desc))
 }
 
-/// A launch that can never succeed: the record ends `Failed` with every flag set, so nothing else is sent for it
-/// (the `Dataset Rejected` event is the report).
 /// A dataset that will not be launched: its record (if any, and only while no job exists) ends `Failed` with the
-/// rejection and its outbox closed: there is no job, no slot and nothing to publish.
+/// rejection and every outbox flag set, since there is no job, no slot and nothing to publish (the `Dataset
+/// Rejected` event is the report).
 async fn mark_refused(ctx: &Context, key: &S3Uri, rej: &Rejection) -> Result<()> {
     ctx.store
         .update::<RunRecord, (), _>(key, |r| {
