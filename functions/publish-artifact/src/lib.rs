@@ -87,10 +87,11 @@ pub async fn publish_run(ctx: &Context, job: &str) -> Result<Published> {
     let key = config.deployment.state_key(&format!("runs/{job}.json"));
     let span = tracing::info_span!("publish", job);
     let _e = span.enter();
-    let Some(record) = ctx.store.read::<RunRecord>(&key).await?.map(|v| v.value) else {
+    let Some(known) = ctx.store.read::<RunRecord>(&key).await? else {
         tracing::warn!("no run record for this job; ignored");
         return Ok(Published::Ignored);
     };
+    let record = known.value.clone();
     if record.outbox.published {
         tracing::info!("already published (duplicate delivery)");
         return Ok(Published::AlreadyDone);
@@ -137,8 +138,9 @@ pub async fn publish_run(ctx: &Context, job: &str) -> Result<Published> {
         .await?;
         Published::Failure
     };
+    // From the record as read above: no second read unless someone wrote it meanwhile (then the 412 re-reads).
     ctx.store
-        .update::<RunRecord, (), _>(&key, |r| {
+        .update_from::<RunRecord, (), _>(&key, known, |r| {
             let Some(mut r) = r else {
                 return Ok(Decision::Keep(()));
             };

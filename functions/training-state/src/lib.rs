@@ -17,7 +17,7 @@ use hubtune::publish;
 use hubtune::queue::Slots;
 use hubtune::run::{Outbox, RunRecord, RunStatus, StatusChange, RUN_SCHEMA};
 use hubtune::s3uri::S3Uri;
-use hubtune::store::Decision;
+use hubtune::store::{Decision, Versioned};
 use serde_json::Value;
 
 /// How long `Training Run Finished` may go unanswered (no publication) before the sweep sends it again.
@@ -74,16 +74,15 @@ pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Opti
         return job_gone(ctx, config, job, described.is_some()).await;
     };
     let key = run_key(config, job);
-    if ctx.store.read::<RunRecord>(&key).await?.is_none() {
-        adopt(ctx, &key, desc).await?;
-    }
-    let record = ctx
+    let known = match ctx.store.read::<RunRecord>(&key).await? {
+        Some(v) => v,
+        None => adopt(ctx, &key, desc).await?,
+    };
+    let etag = known.etag.clone();
+    let (record, written) = ctx
         .store
-        .update::<RunRecord, RunRecord, _>(&key, |r| {
-            let mut r = r.ok_or_else(|| Error::State {
-                key: key.to_string(),
-                message: "run record vanished".into(),
-            })?;
+        .update_from::<RunRecord, RunRecord, _>(&key, known, |r| {
+            let mut r = r.ok_or_else(|| vanished(&key))?;
             let mut changed = false;
             if r.job_arn.is_none() {
                 r.job_arn = Some(desc.arn.clone());
@@ -114,8 +113,15 @@ pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Opti
         })
         .await?;
     tracing::info!(status = record.status.as_str(), "run record up to date");
-    work_outbox(ctx, config, &key).await?;
-    Ok(Some(record.status))
+    let status = record.status;
+    // Unchanged: the ETag read above still names it, unless a lost race re-read it (then the next write's 412
+    // reads again: a stale ETag costs a round trip, never correctness).
+    let known = written.unwrap_or(Versioned {
+        value: record,
+        etag,
+    });
+    work_outbox(ctx, config, &key, Some(known)).await?;
+    Ok(Some(status))
 }
 
 /// SageMaker does not know the job, or is deleting it. A record still waiting for the job's end would wait for ever
@@ -172,7 +178,7 @@ async fn job_gone(
             })
             .await?;
     }
-    work_outbox(ctx, config, &key).await?;
+    work_outbox(ctx, config, &key, None).await?;
     Ok(ctx
         .store
         .read::<RunRecord>(&key)
@@ -181,8 +187,8 @@ async fn job_gone(
 }
 
 /// A prefixed job with no record (the launcher's record write was lost, or the job predates the state prefix):
-/// build the record from DescribeTrainingJob and the job's tags.
-async fn adopt(ctx: &Context, key: &S3Uri, d: &JobDescription) -> Result<()> {
+/// build the record from DescribeTrainingJob and the job's tags. Returns the record as it now stands.
+async fn adopt(ctx: &Context, key: &S3Uri, d: &JobDescription) -> Result<Versioned<RunRecord>> {
     let tags = ctx.aws.list_training_job_tags(&d.arn).await?;
     let now = Utc::now();
     let record = RunRecord {
@@ -225,42 +231,69 @@ async fn adopt(ctx: &Context, key: &S3Uri, d: &JobDescription) -> Result<()> {
         updated_at: now,
     };
     tracing::warn!(job = %d.name, route = %record.route, "adopting a job with no run record");
-    ctx.store.create(key, &record).await?;
-    Ok(())
-}
-
-fn set_flag(
-    key: &S3Uri,
-    f: fn(&mut Outbox) -> &mut bool,
-) -> impl FnMut(Option<RunRecord>) -> Result<Decision<RunRecord, ()>> + '_ {
-    move |r| {
-        let Some(mut r) = r else {
-            return Err(Error::State {
-                key: key.to_string(),
-                message: "run record vanished".into(),
-            });
-        };
-        if *f(&mut r.outbox) {
-            return Ok(Decision::Keep(()));
-        }
-        *f(&mut r.outbox) = true;
-        Ok(Decision::Write(r, ()))
+    match ctx.store.create_with_etag(key, &record).await? {
+        Some(etag) => Ok(Versioned {
+            value: record,
+            etag,
+        }),
+        // Someone else wrote it in between: theirs stands.
+        None => ctx.store.read(key).await?.ok_or_else(|| vanished(key)),
     }
 }
 
-/// Send what the record owes, each flag set only after its effect happened.
-pub async fn work_outbox(ctx: &Context, config: &Config, key: &S3Uri) -> Result<()> {
-    let Some(r) = ctx.store.read::<RunRecord>(key).await?.map(|v| v.value) else {
-        return Ok(());
+fn vanished(key: &S3Uri) -> Error {
+    Error::State {
+        key: key.to_string(),
+        message: "run record vanished".into(),
+    }
+}
+
+/// Set one outbox flag, starting from the record as last known (no read unless a race is lost). Returns the record
+/// as it now stands; when the flag was already set its ETag may be stale, which costs the next write a 412 and a
+/// re-read, never correctness.
+async fn set_flag(
+    ctx: &Context,
+    key: &S3Uri,
+    known: Versioned<RunRecord>,
+    f: fn(&mut Outbox) -> &mut bool,
+) -> Result<Versioned<RunRecord>> {
+    let etag = known.etag.clone();
+    let (value, written) = ctx
+        .store
+        .update_from(key, known, |r| {
+            let mut r = r.ok_or_else(|| vanished(key))?;
+            if *f(&mut r.outbox) {
+                return Ok(Decision::Keep(r));
+            }
+            *f(&mut r.outbox) = true;
+            Ok(Decision::Write(r.clone(), r))
+        })
+        .await?;
+    Ok(written.unwrap_or(Versioned { value, etag }))
+}
+
+/// Send what the record owes, each flag set only after its effect happened. `known` is the record as the caller
+/// last read or wrote it; `None` reads it.
+pub async fn work_outbox(
+    ctx: &Context,
+    config: &Config,
+    key: &S3Uri,
+    known: Option<Versioned<RunRecord>>,
+) -> Result<()> {
+    let mut known = match known {
+        Some(v) => v,
+        None => match ctx.store.read::<RunRecord>(key).await? {
+            Some(v) => v,
+            None => return Ok(()),
+        },
     };
+    let r = known.value.clone();
     let owed = r.owes();
     let bus = &config.deployment.event_bus;
     let job = r.job_name.as_str();
     if owed.started {
         ctx.emit(bus, &publish::training_run_started(&r)).await?;
-        ctx.store
-            .update(key, set_flag(key, |o| &mut o.started_emitted))
-            .await?;
+        known = set_flag(ctx, key, known, |o| &mut o.started_emitted).await?;
     }
     if owed.finished {
         crash_point(
@@ -268,9 +301,7 @@ pub async fn work_outbox(ctx: &Context, config: &Config, key: &S3Uri) -> Result<
             &format!("{job} {}", r.dataset_uri),
         )?;
         ctx.emit(bus, &publish::training_run_finished(&r)).await?;
-        ctx.store
-            .update(key, set_flag(key, |o| &mut o.finished_emitted))
-            .await?;
+        known = set_flag(ctx, key, known, |o| &mut o.finished_emitted).await?;
     }
     if owed.release_slot {
         let slots = config
@@ -288,16 +319,12 @@ pub async fn work_outbox(ctx: &Context, config: &Config, key: &S3Uri) -> Result<
                 })
             })
             .await?;
-        ctx.store
-            .update(key, set_flag(key, |o| &mut o.slot_released))
-            .await?;
+        known = set_flag(ctx, key, known, |o| &mut o.slot_released).await?;
     }
     if owed.slot_freed {
         ctx.emit(bus, &publish::route_slot_freed(&r.route, job))
             .await?;
-        ctx.store
-            .update(key, set_flag(key, |o| &mut o.slot_freed_emitted))
-            .await?;
+        set_flag(ctx, key, known, |o| &mut o.slot_freed_emitted).await?;
     }
     Ok(())
 }
