@@ -99,11 +99,10 @@ def put_json(key, value, if_match=None, if_none_match=False):
         kwargs["IfNoneMatch"] = "*"
     body = json.dumps(value, indent=2).encode()
     try:
-        S3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="application/json", **kwargs)
-        return True
+        return S3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="application/json", **kwargs)["ETag"]
     except ClientError as e:
         if e.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-            return False
+            return None
         raise
 
 
@@ -259,7 +258,7 @@ def launch(body):
                    "slot_freed_emitted": False, "published": False},
         "created_at": t, "updated_at": t,
     }
-    put_json(run_key, record, if_none_match=True)
+    etag = put_json(run_key, record, if_none_match=True)
 
     # The job; its name is the idempotency key.
     try:
@@ -269,32 +268,26 @@ def launch(body):
             raise
         arn = f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{job}"
 
+    # Training Run Started, then the record: Launched and the outbox flag in one conditional write.
+    detail = {"schema": 1, "route": route["name"], "dataset_uri": dataset_uri, "job_name": job, "job_arn": arn,
+              "hub_content_arn": hub["HubContentArn"], "hub_content_version": hub["HubContentVersion"],
+              "event_id": hashlib.sha256(f"Training Run Started\0{job}".encode()).hexdigest()[:32],
+              "summary": f"hubtune started training job {job} for dataset {dataset_uri} on route {route['name']}"}
+    out = EVENTS.put_events(Entries=[{"Source": "hubtune", "DetailType": "Training Run Started",
+                                      "Detail": json.dumps(detail), "EventBusName": EVENT_BUS, "Resources": [arn]}])
+    if out.get("FailedEntryCount"):
+        raise RuntimeError("PutEvents entry failed")
+
     def launched(r):
         r["job_arn"] = arn
-        r["status"] = "Launched"
-        r["history"].append({"status": "Launched", "at": now()})
+        if r["status"] in ("Launching", "Queued"):
+            r["status"] = "Launched"
+            r["history"].append({"status": "Launched", "at": now()})
+        r["outbox"]["started_emitted"] = True
         return r
 
-    update(run_key, launched)
-
-    # Training Run Started, then the outbox flag.
-    r, _ = get_json(run_key)
-    if not r["outbox"]["started_emitted"]:
-        detail = {"schema": 1, "route": r["route"], "dataset_uri": r["dataset_uri"], "job_name": job, "job_arn": arn,
-                  "hub_content_arn": r["hub_content_arn"], "hub_content_version": r["hub_content_version"],
-                  "event_id": hashlib.sha256(f"Training Run Started\0{job}".encode()).hexdigest()[:32],
-                  "summary": f"hubtune started training job {job} for dataset {dataset_uri} on route {route['name']}"}
-        out = EVENTS.put_events(Entries=[{"Source": "hubtune", "DetailType": "Training Run Started",
-                                          "Detail": json.dumps(detail), "EventBusName": EVENT_BUS,
-                                          "Resources": [arn]}])
-        if out.get("FailedEntryCount"):
-            raise RuntimeError("PutEvents entry failed")
-
-        def flag(rec):
-            if rec["outbox"]["started_emitted"]:
-                return None
-            rec["outbox"]["started_emitted"] = True
-            return rec
-
-        update(run_key, flag)
+    record = launched(record)
+    record["revision"] += 1
+    if not (etag and put_json(run_key, record, if_match=etag)):
+        update(run_key, launched)
     print(json.dumps({"level": "INFO", "message": "training job launched", "job": job, "dataset": dataset_uri}))
