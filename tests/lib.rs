@@ -260,6 +260,16 @@ impl Env {
         self.stack.calls().await.expect("calls")
     }
 
+    /// The AWS calls one handler invocation makes: counted from zero.
+    pub async fn calls_of<F: std::future::Future>(&self, f: F) -> BTreeMap<String, u64> {
+        self.stack
+            .control("DELETE", "/_hubtune/calls", &serde_json::json!({}))
+            .await
+            .expect("reset the call counts");
+        f.await;
+        self.calls().await
+    }
+
     pub async fn fault(&self, v: Value) {
         self.stack.fault(v).await.expect("fault accepted");
     }

@@ -406,12 +406,11 @@ async fn a_launch_makes_the_calls_its_guarantees_need_and_no_more() {
     };
     // The first launch in this container also fetches the hub document (cached afterwards).
     launch_finetune::handle(&env.ctx, ev("01")).await.unwrap();
-    env.stack
-        .control("DELETE", "/_hubtune/calls", &json!({}))
-        .await
-        .unwrap();
-    launch_finetune::handle(&env.ctx, ev("02")).await.unwrap();
-    let calls = env.calls().await;
+    let ctx = &env.ctx;
+    let launch = |seq| async move {
+        launch_finetune::handle(ctx, ev(seq)).await.unwrap();
+    };
+    let calls = env.calls_of(launch("02")).await;
     let want: std::collections::BTreeMap<String, u64> = [
         // The run record (does a launch exist?), the JSONL head, the slot object.
         ("s3.GetObject", 3),
@@ -426,12 +425,7 @@ async fn a_launch_makes_the_calls_its_guarantees_need_and_no_more() {
     .collect();
     assert_eq!(calls, want);
     // A duplicate of the same event: one read of the record, and nothing else.
-    env.stack
-        .control("DELETE", "/_hubtune/calls", &json!({}))
-        .await
-        .unwrap();
-    launch_finetune::handle(&env.ctx, ev("02")).await.unwrap();
-    let calls = env.calls().await;
+    let calls = env.calls_of(launch("02")).await;
     assert_eq!(calls.get("s3.GetObject"), Some(&1), "{calls:?}");
     assert_eq!(calls.values().sum::<u64>(), 1, "{calls:?}");
     env.stop().await;
