@@ -34,6 +34,16 @@ pub struct Setup {
     pub seed_hub: Vec<PathBuf>,
 }
 
+impl Setup {
+    /// The default route (EULA accepted) with these TOML keys added, e.g. `max_concurrent_jobs = 1`.
+    pub fn route_with(keys: &str) -> Self {
+        Self {
+            route_extra: format!("accept_eula = true\n{keys}\n"),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Setup {
     fn default() -> Self {
         Self {

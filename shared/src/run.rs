@@ -44,21 +44,6 @@ impl RunStatus {
         self.rank() == 0
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "Queued",
-            Self::Launching => "Launching",
-            Self::Launched => "Launched",
-            Self::InProgress => "InProgress",
-            Self::Stopping => "Stopping",
-            Self::Completed => "Completed",
-            Self::Failed => "Failed",
-            Self::Stopped => "Stopped",
-        }
-    }
-}
-
-impl RunStatus {
     /// The run status SageMaker's job status stands for; `None` for `Deleting`, which says nothing about how the
     /// job ended.
     pub fn observed(s: JobStatus) -> Option<Self> {
@@ -70,6 +55,19 @@ impl RunStatus {
             JobStatus::Stopped => Self::Stopped,
             JobStatus::Deleting => return None,
         })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "Queued",
+            Self::Launching => "Launching",
+            Self::Launched => "Launched",
+            Self::InProgress => "InProgress",
+            Self::Stopping => "Stopping",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+            Self::Stopped => "Stopped",
+        }
     }
 }
 

@@ -68,6 +68,20 @@ pub enum Decision<T, R> {
     Keep(R),
 }
 
+/// What a compare-and-swap left behind: the object as written, or the ETag of the object it kept as it was
+/// (`None`: there was none).
+enum After<T> {
+    Written(Versioned<T>),
+    Kept(Option<String>),
+}
+
+fn vanished(key: &S3Uri) -> Error {
+    Error::State {
+        key: key.to_string(),
+        message: "the state object vanished while it was being updated".into(),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Store<B> {
     pub backend: B,
@@ -154,6 +168,11 @@ impl<B: Backend> Store<B> {
         })
     }
 
+    /// `read` of an object that must exist: its absence is an error.
+    pub async fn read_existing<T: DeserializeOwned>(&self, key: &S3Uri) -> Result<Versioned<T>> {
+        self.read(key).await?.ok_or_else(|| vanished(key))
+    }
+
     /// Compare-and-swap loop: read, let `decide` look at the current value (None if absent), write it back only if
     /// nobody wrote in between; on a lost race read again and decide again.
     pub async fn update<T, R, F>(&self, key: &S3Uri, decide: F) -> Result<R>
@@ -165,19 +184,50 @@ impl<B: Backend> Store<B> {
     }
 
     /// `update`, starting from the object as this caller last read or wrote it (`known`, with its ETag): the first
-    /// attempt needs no read, and a lost race (412) reads again as `update` does. Returns what `decide` returned and,
-    /// when it wrote, the object as written (with its new ETag) for the next `update_from`.
+    /// attempt needs no read, and a lost race (412) reads again as `update` does.
     pub async fn update_from<T, R, F>(
         &self,
         key: &S3Uri,
         known: Versioned<T>,
         decide: F,
-    ) -> Result<(R, Option<Versioned<T>>)>
+    ) -> Result<R>
     where
         T: Serialize + DeserializeOwned + Revisioned,
         F: FnMut(Option<T>) -> Result<Decision<T, R>>,
     {
-        self.cas(key, Some(known), decide).await
+        Ok(self.cas(key, Some(known), decide).await?.0)
+    }
+
+    /// Change an object this caller holds (`known`, as last read or written) and go on with it: `change` edits it in
+    /// place and says whether it changed, and only a change is written. Returns the object as written, or when
+    /// nothing changed as it was seen (the version given, or what a lost race read), for the next `update_known`.
+    /// The first attempt needs no read; a lost race reads again and changes again; an object that is gone is an
+    /// error. A version in hand that turns out stale costs its next write a 412 and a read, never correctness.
+    pub async fn update_known<T, F>(
+        &self,
+        key: &S3Uri,
+        known: Versioned<T>,
+        mut change: F,
+    ) -> Result<Versioned<T>>
+    where
+        T: Serialize + DeserializeOwned + Revisioned,
+        F: FnMut(&mut T) -> Result<bool>,
+    {
+        let (kept, after) = self
+            .cas(key, Some(known), |current: Option<T>| {
+                let mut v = current.ok_or_else(|| vanished(key))?;
+                Ok(if change(&mut v)? {
+                    Decision::Write(v, None)
+                } else {
+                    Decision::Keep(Some(v))
+                })
+            })
+            .await?;
+        match (kept, after) {
+            (_, After::Written(v)) => Ok(v),
+            (Some(value), After::Kept(Some(etag))) => Ok(Versioned { value, etag }),
+            _ => Err(vanished(key)),
+        }
     }
 
     async fn cas<T, R, F>(
@@ -185,7 +235,7 @@ impl<B: Backend> Store<B> {
         key: &S3Uri,
         mut known: Option<Versioned<T>>,
         mut decide: F,
-    ) -> Result<(R, Option<Versioned<T>>)>
+    ) -> Result<(R, After<T>)>
     where
         T: Serialize + DeserializeOwned + Revisioned,
         F: FnMut(Option<T>) -> Result<Decision<T, R>>,
@@ -195,19 +245,23 @@ impl<B: Backend> Store<B> {
                 Some(v) => Some(v),
                 None => self.read::<T>(key).await?,
             };
-            let (cond, value) = match current {
-                Some(v) => (PutCondition::IfMatch(v.etag), Some(v.value)),
-                None => (PutCondition::IfNoneMatch, None),
+            let (etag, value) = match current {
+                Some(v) => (Some(v.etag), Some(v.value)),
+                None => (None, None),
             };
             let (mut new, out) = match decide(value)? {
-                Decision::Keep(out) => return Ok((out, None)),
+                Decision::Keep(out) => return Ok((out, After::Kept(etag))),
                 Decision::Write(new, out) => (new, out),
             };
             *new.revision() += 1;
             let body = serde_json::to_vec_pretty(&new).map_err(|e| corrupt(key, e))?;
+            let cond = match etag {
+                Some(etag) => PutCondition::IfMatch(etag),
+                None => PutCondition::IfNoneMatch,
+            };
             match self.backend.put(key, body, cond).await? {
                 PutOutcome::Written { etag } => {
-                    return Ok((out, Some(Versioned { value: new, etag })))
+                    return Ok((out, After::Written(Versioned { value: new, etag })))
                 }
                 PutOutcome::PreconditionFailed => {
                     tracing::debug!(key = %key, attempt, "lost a compare-and-swap race (412); re-reading");
@@ -400,7 +454,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn update_from_a_known_value_skips_the_read_and_rereads_after_a_lost_race() {
+    async fn update_known_skips_the_read_and_rereads_after_a_lost_race() {
         use std::sync::atomic::Ordering::Relaxed;
         let store = Store::new(Memory::default());
         let first = Counter { revision: 0, n: 0 };
@@ -410,36 +464,53 @@ mod tests {
             .unwrap()
             .expect("created");
         assert_eq!(store.create_with_etag(&key(), &first).await.unwrap(), None);
-        let add = |c: Option<Counter>| {
-            let mut c = c.expect("exists");
+        let add = |c: &mut Counter| {
             c.n += 1;
-            let n = c.n;
-            Ok(Decision::Write(c, n))
+            Ok(true)
         };
         // From what was just written: no GET at all, and the result chains into the next update.
         let known = Versioned { value: first, etag };
-        let (n, now) = store.update_from(&key(), known, add).await.unwrap();
-        assert_eq!(n, 1);
-        let now = now.expect("written");
+        let now = store.update_known(&key(), known, add).await.unwrap();
         assert_eq!(now.value, Counter { revision: 1, n: 1 });
-        let (n, _) = store.update_from(&key(), now.clone(), add).await.unwrap();
-        assert_eq!(n, 2);
+        let next = store.update_known(&key(), now.clone(), add).await.unwrap();
+        assert_eq!(next.value.n, 2);
         assert_eq!(store.backend.gets.load(Relaxed), 0);
-        // `now` is stale (another write came after it): the 412 makes it read and decide again, nothing is lost.
-        let (n, _) = store.update_from(&key(), now, add).await.unwrap();
-        assert_eq!(n, 3);
+        // `now` is stale (another write came after it): the 412 makes it read and change again, nothing is lost.
+        let last = store.update_known(&key(), now, add).await.unwrap();
+        assert_eq!(last.value, Counter { revision: 3, n: 3 });
         assert_eq!(store.backend.gets.load(Relaxed), 1);
         assert_eq!(
-            store.read::<Counter>(&key()).await.unwrap().unwrap().value,
-            Counter { revision: 3, n: 3 }
+            store.read_existing::<Counter>(&key()).await.unwrap(),
+            last,
+            "the returned version is the stored one, ETag included"
         );
-        // Keeping writes nothing and returns no new version.
-        let known = store.read::<Counter>(&key()).await.unwrap().unwrap();
-        let (kept, none) = store
-            .update_from(&key(), known, |_| Ok(Decision::<Counter, _>::Keep("kept")))
+        // No change writes nothing and reads nothing: the version in hand comes back as it was.
+        let kept = store
+            .update_known(&key(), next.clone(), |_: &mut Counter| Ok(false))
             .await
             .unwrap();
-        assert_eq!((kept, none), ("kept", None));
+        assert_eq!(kept, next);
+        // update_from: the same first attempt from a known version, for callers that need only `decide`'s result.
+        let r = store
+            .update_from(&key(), last, |c: Option<Counter>| {
+                let mut c = c.unwrap();
+                c.n += 1;
+                Ok(Decision::Write(c, "written"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(r, "written");
+        // One GET after the lost race, one by the check above; none by update_known(false) or update_from.
+        assert_eq!(store.backend.gets.load(Relaxed), 2);
+        assert_eq!(
+            store
+                .read_existing::<Counter>(&key())
+                .await
+                .unwrap()
+                .value
+                .n,
+            4
+        );
     }
 
     #[tokio::test]

@@ -393,11 +393,7 @@ async fn the_shipped_eventbridge_fixture_is_launched_through_the_handler() {
 
 #[tokio::test]
 async fn a_launch_makes_the_calls_its_guarantees_need_and_no_more() {
-    let env = Env::start(Setup {
-        route_extra: "accept_eula = true\nmax_concurrent_jobs = 5\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::start(Setup::route_with("max_concurrent_jobs = 5")).await;
     env.put("datasets/support-bot/counted/train.jsonl", b"{\"a\":1}\n")
         .await;
     let ev = |seq: &str| {

@@ -162,9 +162,8 @@ async fn completed_before_in_progress_ends_completed() {
 #[tokio::test]
 async fn a_slow_old_job_never_replaces_a_newer_model() {
     let env = Env::start(Setup {
-        route_extra: "accept_eula = true\nmax_concurrent_jobs = 2\n".into(),
         in_progress_seconds: 0.5,
-        ..Setup::default()
+        ..Setup::route_with("max_concurrent_jobs = 2")
     })
     .await;
     // The older dataset trains longer: its job finishes after the newer one's.
@@ -210,11 +209,7 @@ async fn a_slow_old_job_never_replaces_a_newer_model() {
 
 #[tokio::test]
 async fn one_slot_three_datasets_run_one_after_another() {
-    let env = Env::start(Setup {
-        route_extra: "accept_eula = true\nmax_concurrent_jobs = 1\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::start(Setup::route_with("max_concurrent_jobs = 1")).await;
     for n in ["q1", "q2", "q3"] {
         env.drop_good(n).await;
     }
@@ -271,9 +266,8 @@ async fn a_quota_refusal_is_queued_then_launched_and_published() {
 #[tokio::test]
 async fn two_launchers_racing_for_the_last_slot_make_one_job_and_one_queue_entry() {
     let env = Env::start(Setup {
-        route_extra: "accept_eula = true\nmax_concurrent_jobs = 1\n".into(),
         in_progress_seconds: 30.0,
-        ..Setup::default()
+        ..Setup::route_with("max_concurrent_jobs = 1")
     })
     .await;
     env.put("datasets/support-bot/race-a/train.jsonl", b"{\"a\":1}\n")
@@ -304,35 +298,10 @@ async fn two_launchers_racing_for_the_last_slot_make_one_job_and_one_queue_entry
 #[tokio::test]
 async fn a_swallowed_completed_event_is_published_by_the_sweep() {
     let env = Env::start(Setup::default()).await;
-    env.stack
-        .control(
-            "POST",
-            "/_hubtune/drop-events",
-            &json!({ "match": "/swallowed/", "status": "Completed", "count": 1 }),
-        )
-        .await
-        .unwrap();
+    drop_next_event(&env, "/swallowed/", "Completed").await;
     env.drop_good("swallowed").await;
-    let started = env.wait_for("Training Run Started", 1, T).await;
-    let job = started[0]["detail"]["job_name"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // Wait until SageMaker says Completed; the event never comes.
-    for _ in 0..100 {
-        if env
-            .aws
-            .describe_training_job(&job)
-            .await
-            .unwrap()
-            .unwrap()
-            .status
-            == hubtune::event::JobStatus::Completed
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // SageMaker says Completed; the event never comes.
+    completed_job(&env).await;
     env.settle(Duration::from_secs(2)).await;
     assert!(
         env.events("Model Published").is_empty(),
@@ -404,11 +373,7 @@ async fn a_put_events_partial_failure_is_resent_with_the_same_id() {
 
 #[tokio::test]
 async fn a_slot_left_by_a_launch_that_never_happened_is_freed_by_the_sweep() {
-    let env = Env::start(Setup {
-        route_extra: "accept_eula = true\nmax_concurrent_jobs = 1\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::start(Setup::route_with("max_concurrent_jobs = 1")).await;
     // A launcher took the only slot, then died before writing its run record; its message went to the DLQ.
     let slots = env.config.deployment.state_key("slots/support-bot.json");
     let stale = json!({ "revision": 1, "route": "support-bot", "holders": { "hubtune-support-bot-00000000deadbeef": "2026-01-01T00:00:00Z" } });
@@ -526,11 +491,7 @@ async fn a_launched_job_sagemaker_no_longer_knows_is_ended_by_the_sweep_after_a_
 
 #[tokio::test]
 async fn a_refused_launch_that_waits_past_queue_max_age_ends_rejected_not_queued() {
-    let env = Env::start(Setup {
-        route_extra: "accept_eula = true\nqueue_max_age = \"1s\"\n".into(),
-        ..Setup::default()
-    })
-    .await;
+    let env = Env::start(Setup::route_with("queue_max_age = \"1s\"")).await;
     env.fault(json!({ "service": "sagemaker", "operation": "CreateTrainingJob", "error": "resource-limit", "count": 1 })).await;
     env.drop_good("too-late").await;
     env.wait_for("Dataset Queued", 1, T).await;

@@ -279,17 +279,13 @@ pub async fn launch_dataset(
                     etag,
                 })
         }
-        Some(v) if v.value.status == RunStatus::Launching => Some(v),
-        Some(v) => {
+        Some(v) => Some(
             ctx.store
-                .update_from(&key, v, |r| {
-                    let mut r = r.ok_or_else(|| vanished(&key))?;
-                    r.advance(RunStatus::Launching, now, None);
-                    Ok(Decision::Write(r, ()))
+                .update_known(&key, v, |r| {
+                    Ok(r.advance(RunStatus::Launching, now, None) == hubtune::run::Applied::Moved)
                 })
-                .await?
-                .1
-        }
+                .await?,
+        ),
     };
     crash_point("launch.before_create", &format!("{job} {folder_uri}"))?;
 
@@ -356,19 +352,15 @@ pub async fn launch_dataset(
     // same `event_id`.
     let current = match known {
         Some(v) => v,
-        None => ctx
-            .store
-            .read::<RunRecord>(&key)
-            .await?
-            .ok_or_else(|| vanished(&key))?,
+        None => ctx.store.read_existing(&key).await?,
     };
     let at = Utc::now();
-    let launched = |mut r: RunRecord| {
+    let launched = |r: &mut RunRecord| {
         r.job_arn = Some(arn.clone());
         r.advance(RunStatus::Launched, at, None);
-        r
     };
-    let preview = launched(current.value.clone());
+    let mut preview = current.value.clone();
+    launched(&mut preview);
     if preview.owes().started {
         crash_point(
             "launch.before_started_event",
@@ -381,23 +373,16 @@ pub async fn launch_dataset(
         .await?;
     }
     ctx.store
-        .update_from(&key, current, |r| {
-            let mut r = launched(r.ok_or_else(|| vanished(&key))?);
+        .update_known(&key, current, |r| {
+            launched(r);
             r.outbox.started_emitted = true;
-            Ok(Decision::Write(r, ()))
+            Ok(true)
         })
         .await?;
     tracing::info!(job_arn = %arn, instance_type = %request.resource_config.instance_type, "training job launched");
     Ok(Outcome::Launched {
         job: job.to_string(),
     })
-}
-
-fn vanished(key: &S3Uri) -> Error {
-    Error::State {
-        key: key.to_string(),
-        message: "run record vanished".into(),
-    }
 }
 
 /// Send `Training Run Started` unless the outbox says it went out; set the flag only once it was accepted.
@@ -433,7 +418,6 @@ pub async fn finish_started(
             Ok(Decision::Write(r, ()))
         })
         .await
-        .map(|_| ())
 }
 
 /// A job with our name exists: is it this dataset's? Its `hubtune:dataset` tag starts with the identity hash.

@@ -91,7 +91,7 @@ pub async fn publish_run(ctx: &Context, job: &str) -> Result<Published> {
         tracing::warn!("no run record for this job; ignored");
         return Ok(Published::Ignored);
     };
-    let record = known.value.clone();
+    let record = &known.value;
     if record.outbox.published {
         tracing::info!("already published (duplicate delivery)");
         return Ok(Published::AlreadyDone);
@@ -117,7 +117,7 @@ pub async fn publish_run(ctx: &Context, job: &str) -> Result<Published> {
                 "SageMaker no longer describes the job: publishing from the run record alone"
             );
         }
-        publish_model(ctx, &config, &record, desc.as_ref()).await?
+        publish_model(ctx, &config, record, desc.as_ref()).await?
     } else {
         let history: Vec<Value> = desc
             .as_ref()

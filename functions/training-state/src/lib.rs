@@ -78,11 +78,9 @@ pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Opti
         Some(v) => v,
         None => adopt(ctx, &key, desc).await?,
     };
-    let etag = known.etag.clone();
-    let (record, written) = ctx
+    let known = ctx
         .store
-        .update_from::<RunRecord, RunRecord, _>(&key, known, |r| {
-            let mut r = r.ok_or_else(|| vanished(&key))?;
+        .update_known(&key, known, |r: &mut RunRecord| {
             let mut changed = false;
             if r.job_arn.is_none() {
                 r.job_arn = Some(desc.arn.clone());
@@ -105,21 +103,11 @@ pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Opti
                 r.model_artifacts = desc.model_artifacts.clone();
                 changed = true;
             }
-            Ok(if changed {
-                Decision::Write(r.clone(), r)
-            } else {
-                Decision::Keep(r)
-            })
+            Ok(changed)
         })
         .await?;
-    tracing::info!(status = record.status.as_str(), "run record up to date");
-    let status = record.status;
-    // Unchanged: the ETag read above still names it, unless a lost race re-read it (then the next write's 412
-    // reads again: a stale ETag costs a round trip, never correctness).
-    let known = written.unwrap_or(Versioned {
-        value: record,
-        etag,
-    });
+    let status = known.value.status;
+    tracing::info!(status = status.as_str(), "run record up to date");
     work_outbox(ctx, config, &key, Some(known)).await?;
     Ok(Some(status))
 }
@@ -136,7 +124,7 @@ async fn job_gone(
     deleting: bool,
 ) -> Result<Option<RunStatus>> {
     let key = run_key(config, job);
-    let Some(r) = ctx.store.read::<RunRecord>(&key).await?.map(|v| v.value) else {
+    let Some(mut known) = ctx.store.read::<RunRecord>(&key).await? else {
         tracing::warn!(
             job,
             deleting,
@@ -144,6 +132,7 @@ async fn job_gone(
         );
         return Ok(None);
     };
+    let r = &known.value;
     if r.status.is_pre_launch() {
         return Ok(None);
     }
@@ -163,27 +152,22 @@ async fn job_gone(
             format!("SageMaker no longer knows training job {job} (deleted?) and hubtune never saw how it ended; nothing was published")
         };
         tracing::warn!(job, %reason, "ending the run as Failed");
-        ctx.store
-            .update::<RunRecord, (), _>(&key, |r| {
-                let Some(mut r) = r else {
-                    return Ok(Decision::Keep(()));
-                };
-                if r.advance(RunStatus::Failed, Utc::now(), Some("job gone".into()))
-                    != hubtune::run::Applied::Moved
-                {
-                    return Ok(Decision::Keep(()));
+        known = ctx
+            .store
+            .update_known(&key, known, |r: &mut RunRecord| {
+                let moved = r.advance(RunStatus::Failed, Utc::now(), Some("job gone".into()))
+                    == hubtune::run::Applied::Moved;
+                if moved {
+                    r.failure_reason = Some(reason.clone());
                 }
-                r.failure_reason = Some(reason.clone());
-                Ok(Decision::Write(r, ()))
+                Ok(moved)
             })
             .await?;
     }
-    work_outbox(ctx, config, &key, None).await?;
-    Ok(ctx
-        .store
-        .read::<RunRecord>(&key)
-        .await?
-        .map(|v| v.value.status))
+    // The outbox changes flags, never the status.
+    let status = known.value.status;
+    work_outbox(ctx, config, &key, Some(known)).await?;
+    Ok(Some(status))
 }
 
 /// A prefixed job with no record (the launcher's record write was lost, or the job predates the state prefix):
@@ -237,39 +221,23 @@ async fn adopt(ctx: &Context, key: &S3Uri, d: &JobDescription) -> Result<Version
             etag,
         }),
         // Someone else wrote it in between: theirs stands.
-        None => ctx.store.read(key).await?.ok_or_else(|| vanished(key)),
+        None => ctx.store.read_existing(key).await,
     }
 }
 
-fn vanished(key: &S3Uri) -> Error {
-    Error::State {
-        key: key.to_string(),
-        message: "run record vanished".into(),
-    }
-}
-
-/// Set one outbox flag, starting from the record as last known (no read unless a race is lost). Returns the record
-/// as it now stands; when the flag was already set its ETag may be stale, which costs the next write a 412 and a
-/// re-read, never correctness.
+/// Set one outbox flag, starting from the record as last known (no read unless a race is lost).
 async fn set_flag(
     ctx: &Context,
     key: &S3Uri,
     known: Versioned<RunRecord>,
     f: fn(&mut Outbox) -> &mut bool,
 ) -> Result<Versioned<RunRecord>> {
-    let etag = known.etag.clone();
-    let (value, written) = ctx
-        .store
-        .update_from(key, known, |r| {
-            let mut r = r.ok_or_else(|| vanished(key))?;
-            if *f(&mut r.outbox) {
-                return Ok(Decision::Keep(r));
-            }
-            *f(&mut r.outbox) = true;
-            Ok(Decision::Write(r.clone(), r))
+    ctx.store
+        .update_known(key, known, |r: &mut RunRecord| {
+            let flag = f(&mut r.outbox);
+            Ok(!std::mem::replace(flag, true))
         })
-        .await?;
-    Ok(written.unwrap_or(Versioned { value, etag }))
+        .await
 }
 
 /// Send what the record owes, each flag set only after its effect happened. `known` is the record as the caller
