@@ -22,9 +22,9 @@ pub fn repo() -> PathBuf {
     hubtune_cli::home()
 }
 
-/// The shared reference fixtures (`../shared/fixtures`) beside the repository.
-pub fn shared_fixture(rel: &str) -> PathBuf {
-    repo().join("../shared/fixtures").join(rel)
+/// The reference fixtures in the repository's `fixtures/` (real-shaped events, hub documents, SDK requests).
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("fixtures").join(rel)
 }
 
 /// One route's extra TOML lines on top of a working default.

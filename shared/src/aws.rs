@@ -1037,7 +1037,7 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
     use serde_json::{json, Map, Value};
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
 
     fn response(status: u16) -> HttpResponse {
         HttpResponse::new(status.try_into().unwrap(), SdkBody::empty())

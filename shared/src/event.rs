@@ -348,7 +348,7 @@ mod tests {
 
     fn fixture(name: &str) -> Value {
         let path = format!(
-            "{}/../../shared/fixtures/events/{name}",
+            "{}/../fixtures/events/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         serde_json::from_str(

@@ -641,7 +641,7 @@ mod tests {
     use crate::hub::{HubContentType, HubDocument};
     use serde_json::{json, Value};
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
     const FIXTURE_JOB: &str = "meta-textgeneration-llama-3-2-1b-2025-06-01-12-00-00-000";
     const FIXTURE_TRAINING: &str = "s3://my-bucket/datasets/train/";
 

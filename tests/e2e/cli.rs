@@ -137,7 +137,7 @@ fn validate_lists_every_problem_with_file_and_line() {
 
 #[test]
 fn inspect_explains_any_event() {
-    let fixture = hubtune_e2e::shared_fixture("events/s3-notification.object-created.json");
+    let fixture = hubtune_e2e::fixture("events/s3-notification.object-created.json");
     let o = run(&[
         "inspect",
         fixture.to_str().unwrap(),

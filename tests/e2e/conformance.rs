@@ -91,7 +91,7 @@ fn sdk_python() -> Option<&'static Path> {
 }
 
 fn fixture(rel: &str) -> Value {
-    let path = hubtune_e2e::shared_fixture(rel);
+    let path = hubtune_e2e::fixture(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

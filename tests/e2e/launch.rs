@@ -367,7 +367,7 @@ async fn the_shipped_eventbridge_fixture_is_launched_through_the_handler() {
     )
     .await;
     let mut ev: Value = serde_json::from_str(
-        &std::fs::read_to_string(hubtune_e2e::shared_fixture(
+        &std::fs::read_to_string(hubtune_e2e::fixture(
             "events/eventbridge-s3.object-created.json",
         ))
         .unwrap(),
