@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hubtune::aws::{Aws, PutCondition};
-use hubtune::config::{self, Config, DeploymentEnv};
-use hubtune::context::{ConfigSource, Context};
-use hubtune::run::RunRecord;
-use hubtune::s3uri::S3Uri;
+use hubtune::aws::Aws;
+use hubtune::domain::config::{self, Config, DeploymentEnv};
+use hubtune::domain::run::RunRecord;
+use hubtune::domain::s3uri::S3Uri;
+use hubtune::ports::PutCondition;
+use hubtune::runtime::config_cache::ConfigSource;
+use hubtune::runtime::context::Context;
 use hubtune_cli::local::{Dispatcher, Stack, StackOptions};
 use serde_json::Value;
 
@@ -100,7 +102,7 @@ impl Env {
         );
         let aws = Aws::for_endpoint(&stack.info.endpoint, &stack.info.region).await;
         let ctx = Arc::new(Context::new(
-            aws.clone(),
+            aws.ports(),
             ConfigSource::Inline(config.clone()),
             DeploymentEnv::default(),
         ));
@@ -253,7 +255,7 @@ impl Env {
             .get_object(uri.bucket(), uri.key())
             .await
             .expect("get object")
-            .map(|(b, _)| b)
+            .map(|o| o.body)
     }
 
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
@@ -261,6 +263,7 @@ impl Env {
             .list_objects(self.bucket(), prefix, 10_000)
             .await
             .expect("list")
+            .objects
             .into_iter()
             .map(|f| f.key)
             .collect()

@@ -24,15 +24,15 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use hubtune::config::{self, DeploymentEnv};
-use hubtune::context::{ConfigSource, Context};
-use hubtune::dataset::{self, DatasetFile, Located};
-use hubtune::event::{parse_message, Inbound};
-use hubtune::hub::HubContent;
-use hubtune::naming::dataset_tag_value;
-use hubtune::plan::{self, PlanInput, TrainingChannel};
-use hubtune::queue::Slots;
-use hubtune::run::{Outbox, RunRecord, RunStatus, StatusChange, RUN_SCHEMA};
+use hubtune::domain::config::{self, DeploymentEnv};
+use hubtune::runtime::context::{ConfigSource, Context};
+use hubtune::domain::dataset::{self, DatasetFile, Located};
+use hubtune::domain::inbound::{parse_message, Inbound};
+use hubtune::domain::hub::HubContent;
+use hubtune::domain::naming::dataset_tag_value;
+use hubtune::domain::plan::{self, PlanInput, TrainingChannel};
+use hubtune::domain::route_queue::Slots;
+use hubtune::domain::run::{Outbox, RunRecord, RunStatus, StatusChange, RUN_SCHEMA};
 use hubtune_e2e::{routes_toml, Env, Setup};
 use serde_json::{json, Value};
 
@@ -192,7 +192,7 @@ fn launch_pure(
 ) -> usize {
     let mut bytes = 0;
     let payload: Value = serde_json::from_str(payload).expect("payload");
-    let records = hubtune::batch::sqs_records(&payload).expect("an SQS batch");
+    let records = hubtune::runtime::batch::sqs_records(&payload).expect("an SQS batch");
     for (_id, body) in records {
         let body: Value = serde_json::from_str(&body).expect("body");
         for inbound in parse_message(&body) {
@@ -288,7 +288,7 @@ fn launch_pure(
                     ));
                     r.advance(RunStatus::Launched, Utc::now(), None);
                 } else {
-                    let ev = hubtune::publish::training_run_started(&r);
+                    let ev = hubtune::domain::events::training_run_started(&r);
                     bytes += serde_json::to_string(&ev.detail).unwrap().len();
                     r.outbox.started_emitted = true;
                 }

@@ -7,15 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hubtune::aws::Aws;
-use hubtune::config::{self, Config, DeploymentEnv};
-use hubtune::context::{ConfigSource, Context};
-use hubtune::dataset::{self, DatasetFile, DatasetIdentity, JSONL_CHECK_BYTES};
-use hubtune::event::{parse_message, Inbound};
-use hubtune::hub::HubContent;
-use hubtune::naming::dataset_tag_value;
-use hubtune::plan::{self, PlanInput, TrainingChannel};
-use hubtune::run::RunRecord;
-use hubtune::s3uri::S3Uri;
+use hubtune::domain::config::{self, Config, DeploymentEnv};
+use hubtune::domain::dataset::{self, DatasetFile, DatasetIdentity, JSONL_CHECK_BYTES};
+use hubtune::domain::hub::HubContent;
+use hubtune::domain::inbound::{parse_message, Inbound};
+use hubtune::domain::naming::dataset_tag_value;
+use hubtune::domain::plan::{self, PlanInput, TrainingChannel};
+use hubtune::domain::run::RunRecord;
+use hubtune::domain::s3uri::S3Uri;
+use hubtune::runtime::config_cache::ConfigSource;
+use hubtune::runtime::context::Context;
 use hubtune_cli::local::{Dispatcher, Stack, StackOptions};
 use serde_json::{json, Value};
 
@@ -65,7 +66,8 @@ fn local_listing(
                 .to_string_lossy()
                 .replace('\\', "/");
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let etag = hubtune::naming::identity_hash("", &String::from_utf8_lossy(&bytes))[..32]
+            let etag = hubtune::domain::naming::identity_hash("", &String::from_utf8_lossy(&bytes))
+                [..32]
                 .to_string();
             out.push((
                 DatasetFile {
@@ -94,7 +96,7 @@ fn check_local(
     config: &Config,
     route: &str,
     dir: &Path,
-) -> Result<(S3Uri, Vec<hubtune::Rejection>), String> {
+) -> Result<(S3Uri, Vec<hubtune::domain::rejection::Rejection>), String> {
     let r = config.route(route).ok_or_else(|| {
         format!(
             "no route `{route}` in the routes file (routes: {})",
@@ -172,14 +174,14 @@ pub async fn plan(
         None => {
             let aws = aws(endpoint).await;
             let ctx = Context::new(
-                aws,
+                aws.ports(),
                 ConfigSource::Inline(Arc::new(config.clone())),
                 DeploymentEnv::default(),
             );
             let found = ctx
                 .hubs
                 .resolve(
-                    &ctx.aws,
+                    ctx.hub.as_ref(),
                     &route.hub,
                     &route.model_id,
                     route.model_version.as_deref(),
@@ -230,7 +232,7 @@ pub fn validate(dir: &Path, route: &str, config_path: &Path) -> Res {
         return Ok(ExitCode::SUCCESS);
     }
     for p in &problems {
-        println!("{p} [{}]", p.code);
+        println!("{p} [{}]", p.reason);
     }
     println!("{} problem(s)", problems.len());
     Ok(ExitCode::from(1))
@@ -265,10 +267,14 @@ pub fn inspect(event: &Path, config_path: Option<&Path>) -> Res {
     let body: Value = serde_json::from_str(&read(event)?)
         .map_err(|e| format!("{}: not JSON: {e}", event.display()))?;
     // An SQS batch is unwrapped record by record, as the functions do.
-    let bodies: Vec<Value> = match hubtune::batch::sqs_records(&body) {
-        Some(records) => records
+    let bodies: Vec<Value> = match hubtune::runtime::batch::sqs_batch(&body) {
+        Some(batch) => batch
+            .records
             .into_iter()
-            .map(|(_, b)| serde_json::from_str(&b).unwrap_or(Value::String(b)))
+            .map(|r| {
+                let b = r.body.unwrap_or_default();
+                serde_json::from_str(&b).unwrap_or(Value::String(b))
+            })
             .collect(),
         None => vec![body],
     };
@@ -277,16 +283,18 @@ pub fn inspect(event: &Path, config_path: Option<&Path>) -> Res {
     for b in &bodies {
         for inbound in parse_message(b) {
             let meaning = match (&inbound, &config) {
-                (Inbound::ObjectLanded(o), Some(c)) => match dataset::locate(c, o) {
-                    Ok(l) => {
-                        let mut v = serde_json::to_value(&l)?;
-                        if let dataset::Located::Dataset(d) = &l {
-                            v["job_name"] = json!(d.identity.job_name(c, &d.route).to_string());
+                (Inbound::ObjectLanded(o), Some(c)) => {
+                    match dataset::locate(c, o, chrono::Utc::now()) {
+                        Ok(l) => {
+                            let mut v = serde_json::to_value(&l)?;
+                            if let dataset::Located::Dataset(d) = &l {
+                                v["job_name"] = json!(d.identity.job_name(c, &d.route).to_string());
+                            }
+                            v
                         }
-                        v
+                        Err(rej) => json!({ "outcome": "rejected", "rejection": rej }),
                     }
-                    Err(rej) => json!({ "outcome": "rejected", "rejection": rej }),
-                },
+                }
                 (Inbound::ObjectLanded(_), None) => {
                     json!({ "outcome": "needs --config to say which route and job" })
                 }
@@ -329,8 +337,8 @@ pub async fn upload(
     };
     let aws = aws(endpoint).await;
     let marker = match &config.route(route).expect("checked").trigger {
-        hubtune::config::Trigger::Marker { marker } => Some(marker.clone()),
-        hubtune::config::Trigger::Object => None,
+        hubtune::domain::config::Trigger::Marker { marker } => Some(marker.clone()),
+        hubtune::domain::config::Trigger::Object => None,
     };
     let listing = local_listing(dir, location.bucket(), location.key())?;
     for (f, path) in &listing {
@@ -339,7 +347,7 @@ pub async fn upload(
             &f.key,
             std::fs::read(path)?,
             "application/octet-stream",
-            hubtune::aws::PutCondition::None,
+            hubtune::ports::PutCondition::None,
         )
         .await?;
         println!("uploaded s3://{}/{}", location.bucket(), f.key);
@@ -351,7 +359,7 @@ pub async fn upload(
             &key,
             vec![],
             "application/octet-stream",
-            hubtune::aws::PutCondition::None,
+            hubtune::ports::PutCondition::None,
         )
         .await?;
         println!(
@@ -384,7 +392,7 @@ async fn records(
 pub async fn status(route: Option<&str>, config_path: &Path, endpoint: Option<&str>) -> Res {
     let config = load_config(config_path)?;
     let ctx = Context::new(
-        aws(endpoint).await,
+        aws(endpoint).await.ports(),
         ConfigSource::Inline(Arc::new(config.clone())),
         DeploymentEnv::default(),
     );
@@ -399,7 +407,7 @@ pub async fn status(route: Option<&str>, config_path: &Path, endpoint: Option<&s
             r.route,
             r.job_name.as_str(),
             r.status.as_str(),
-            r.duration_seconds()
+            r.duration_seconds(chrono::Utc::now())
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),
             r.dataset_uri,
@@ -411,7 +419,7 @@ pub async fn status(route: Option<&str>, config_path: &Path, endpoint: Option<&s
 
 pub async fn rerun(uri: &str, config_path: &Path, endpoint: Option<&str>) -> Res {
     let ctx = Context::new(
-        aws(endpoint).await,
+        aws(endpoint).await.ports(),
         ConfigSource::File(config_path.to_path_buf()),
         DeploymentEnv::from_env(),
     );
@@ -507,11 +515,11 @@ pub async fn doctor(config_uri: &str, endpoint: Option<&str>) -> Res {
     let sdk = sdk_config(endpoint).await;
     let aws = aws(endpoint).await;
     let ctx = Context::new(
-        aws,
+        aws.ports(),
         ConfigSource::parse(config_uri)?,
         DeploymentEnv::from_env(),
     );
-    let checks = crate::doctor::run(&ctx, config_uri, &sdk).await;
+    let checks = crate::doctor::run(&ctx, &aws, config_uri, &sdk).await;
     for c in &checks {
         println!("{c}");
     }
@@ -658,7 +666,7 @@ async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
     );
     let aws = Aws::for_endpoint(&info.endpoint, &info.region).await;
     let ctx = Arc::new(Context::new(
-        aws.clone(),
+        aws.ports(),
         ConfigSource::Inline(config.clone()),
         DeploymentEnv::default(),
     ));
@@ -675,7 +683,7 @@ async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
             &f.key,
             std::fs::read(path).map_err(|e| e.to_string())?,
             "application/jsonl",
-            hubtune::aws::PutCondition::None,
+            hubtune::ports::PutCondition::None,
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -686,7 +694,7 @@ async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
         &format!("{}_SUCCESS", location.key()),
         vec![],
         "text/plain",
-        hubtune::aws::PutCondition::None,
+        hubtune::ports::PutCondition::None,
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -783,12 +791,13 @@ async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
             outcome["detail"]["failure_reason"]
         ));
     }
-    let latest = publish_artifact::latest_key(&config, "support-bot");
-    let (bytes, _) = aws
+    let latest = config.deployment.latest_key("support-bot");
+    let bytes = aws
         .get_object(latest.bucket(), latest.key())
         .await
         .map_err(|e| e.to_string())?
-        .ok_or("latest.json was not written")?;
+        .ok_or("latest.json was not written")?
+        .body;
     step(format!("published {latest}:"));
     println!("{}", String::from_utf8_lossy(&bytes));
     step(format!(
@@ -850,7 +859,7 @@ pub async fn local(train_seconds: f64) -> Res {
     println!("      hubtune status   (Ctrl-C stops everything)\n");
     let aws = Aws::for_endpoint(&info.endpoint, &info.region).await;
     let ctx = Arc::new(Context::new(
-        aws,
+        aws.ports(),
         ConfigSource::File(routes),
         DeploymentEnv {
             bucket: Some(info.bucket.clone()),

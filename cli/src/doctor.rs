@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use hubtune::config::Route;
-use hubtune::context::Context;
+use hubtune::aws::Aws;
+use hubtune::domain::config::Route;
+use hubtune::runtime::context::Context;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -53,9 +54,14 @@ fn skip(what: String, detail: String) -> Check {
     }
 }
 
-pub async fn run(ctx: &Context, config_uri: &str, sdk: &aws_config::SdkConfig) -> Vec<Check> {
+pub async fn run(
+    ctx: &Context,
+    aws: &Aws,
+    config_uri: &str,
+    sdk: &aws_config::SdkConfig,
+) -> Vec<Check> {
     let mut out = Vec::new();
-    let config = match ctx.config.get(&ctx.aws).await {
+    let config = match ctx.config().await {
         Ok(c) => {
             out.push(ok(format!(
                 "routes file {config_uri} ({} route(s))",
@@ -83,8 +89,7 @@ pub async fn run(ctx: &Context, config_uri: &str, sdk: &aws_config::SdkConfig) -
     }
     let bucket = &config.deployment.bucket;
     out.push(
-        match ctx
-            .aws
+        match aws
             .s3
             .get_bucket_notification_configuration()
             .bucket(bucket)
@@ -111,7 +116,12 @@ pub async fn run(ctx: &Context, config_uri: &str, sdk: &aws_config::SdkConfig) -
 async fn hub_checks(ctx: &Context, r: &Route, out: &mut Vec<Check>) -> Option<String> {
     let hub = match ctx
         .hubs
-        .resolve(&ctx.aws, &r.hub, &r.model_id, r.model_version.as_deref())
+        .resolve(
+            ctx.hub.as_ref(),
+            &r.hub,
+            &r.model_id,
+            r.model_version.as_deref(),
+        )
         .await
     {
         Ok(Some(h)) => h,

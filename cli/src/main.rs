@@ -129,7 +129,7 @@ async fn main() -> ExitCode {
             "HUBTUNE_LOG_FORMAT",
             std::env::var("HUBTUNE_LOG_FORMAT").unwrap_or_else(|_| "text".into()),
         );
-        hubtune::telemetry::init();
+        hubtune::runtime::telemetry::init();
     }
     let endpoint = cli.endpoint_url.clone();
     let result = match cli.command {

@@ -1,24 +1,21 @@
 //! hubtune's common crate: everything the three Lambda functions and the CLI share, with no Lambda runtime in it.
 //!
-//! Pure modules (`config`, `event`, `dataset`, `hub`, `plan`, `naming`, `run`, `queue`, `publish`) know nothing of
-//! I/O; `aws` is the only module that talks to AWS and `store` the only one that writes state.
+//! Layers, each depending only on those above it in this list:
+//! - `domain`: the pure core. Routes config, hub documents and the training plan, dataset identity and checks,
+//!   naming, run/queue/slot state and its transitions, the events in and out. No I/O, no clock, no SDK.
+//! - `ports`: the traits through which the handlers reach the outside world (object store, training jobs, event
+//!   bus, hub, clock).
+//! - `store`: state objects over the object-store port, written by compare-and-swap.
+//! - `runtime`: the handler context, the SQS batch contract, caches, logging.
+//! - `aws` (feature `aws`): the ports implemented with the AWS SDK.
+//! - `memory` (feature `test-util`): the ports implemented in memory, with fault injection, for tests.
 
-pub mod aws;
-pub mod batch;
-pub mod config;
-pub mod context;
-pub mod dataset;
-pub mod error;
-pub mod event;
-pub mod faults;
-pub mod hub;
-pub mod naming;
-pub mod plan;
-pub mod publish;
-pub mod queue;
-pub mod run;
-pub mod s3uri;
+pub mod domain;
+pub mod ports;
+pub mod runtime;
 pub mod store;
-pub mod telemetry;
 
-pub use error::{Error, ErrorClass, Rejection, Result};
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;

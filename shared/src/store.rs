@@ -2,63 +2,23 @@
 //! `If-Match: <etag>`. A `412` means another writer won the race: re-read and decide again. A `409` means a
 //! concurrent conditional write is in flight: retry. No extra database.
 
-use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::aws::{Aws, PutCondition, PutOutcome};
-use crate::error::{Error, Result};
-use crate::s3uri::S3Uri;
+use crate::domain::error::{Error, Result};
+use crate::domain::s3uri::S3Uri;
+use crate::domain::versioned::{Revisioned, Versioned};
+use crate::ports::{ObjectStore, PutCondition, PutOutcome};
 
 /// How many times a compare-and-swap is tried before the caller gets a retryable error.
 pub const MAX_ATTEMPTS: u32 = 10;
-
-/// The object operations the store needs; `Aws` in production, an in-memory map in this module's unit tests.
-pub trait Backend: Send + Sync {
-    fn get(&self, key: &S3Uri) -> impl Future<Output = Result<Option<(Vec<u8>, String)>>> + Send;
-    fn put(
-        &self,
-        key: &S3Uri,
-        body: Vec<u8>,
-        cond: PutCondition,
-    ) -> impl Future<Output = Result<PutOutcome>> + Send;
-    fn list(&self, prefix: &S3Uri) -> impl Future<Output = Result<Vec<String>>> + Send;
-    fn delete(&self, key: &S3Uri) -> impl Future<Output = Result<()>> + Send;
-}
-
-impl Backend for Aws {
-    async fn get(&self, key: &S3Uri) -> Result<Option<(Vec<u8>, String)>> {
-        self.get_object(key.bucket(), key.key()).await
-    }
-    async fn put(&self, key: &S3Uri, body: Vec<u8>, cond: PutCondition) -> Result<PutOutcome> {
-        self.put_object(key.bucket(), key.key(), body, "application/json", cond)
-            .await
-    }
-    async fn list(&self, prefix: &S3Uri) -> Result<Vec<String>> {
-        Ok(self
-            .list_objects(prefix.bucket(), prefix.key(), 100_000)
-            .await?
-            .into_iter()
-            .map(|f| f.key)
-            .collect())
-    }
-    async fn delete(&self, key: &S3Uri) -> Result<()> {
-        self.delete_object(key.bucket(), key.key()).await
-    }
-}
-
-/// A state object that carries its own revision counter.
-pub trait Revisioned {
-    fn revision(&mut self) -> &mut u64;
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Versioned<T> {
-    pub value: T,
-    pub etag: String,
-}
+/// State objects are JSON.
+const CONTENT_TYPE: &str = "application/json";
+/// No state prefix holds more objects than this; a listing beyond it is an error rather than a silent cut.
+const MAX_LISTED: usize = 100_000;
 
 /// What an update closure decides, seeing the current value.
 pub enum Decision<T, R> {
@@ -82,9 +42,10 @@ fn vanished(key: &S3Uri) -> Error {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Store<B> {
-    pub backend: B,
+/// State objects over the object-store port.
+#[derive(Clone)]
+pub struct Store {
+    objects: Arc<dyn ObjectStore>,
 }
 
 fn corrupt(key: &S3Uri, e: impl std::fmt::Display) -> Error {
@@ -105,17 +66,20 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(base + jitter)).await;
 }
 
-impl<B: Backend> Store<B> {
-    pub fn new(backend: B) -> Self {
-        Self { backend }
+impl Store {
+    pub fn new(objects: Arc<dyn ObjectStore>) -> Self {
+        Self { objects }
     }
 
     pub async fn read<T: DeserializeOwned>(&self, key: &S3Uri) -> Result<Option<Versioned<T>>> {
-        match self.backend.get(key).await? {
+        match self.objects.get(key).await? {
             None => Ok(None),
-            Some((bytes, etag)) => {
-                let value = serde_json::from_slice(&bytes).map_err(|e| corrupt(key, e))?;
-                Ok(Some(Versioned { value, etag }))
+            Some(o) => {
+                let value = serde_json::from_slice(&o.body).map_err(|e| corrupt(key, e))?;
+                Ok(Some(Versioned {
+                    value,
+                    etag: o.etag,
+                }))
             }
         }
     }
@@ -135,8 +99,8 @@ impl<B: Backend> Store<B> {
         let body = serde_json::to_vec_pretty(value).map_err(|e| corrupt(key, e))?;
         for attempt in 0..MAX_ATTEMPTS {
             match self
-                .backend
-                .put(key, body.clone(), PutCondition::IfNoneMatch)
+                .objects
+                .put(key, body.clone(), CONTENT_TYPE, PutCondition::IfNoneMatch)
                 .await?
             {
                 PutOutcome::Written { etag } => return Ok(Some(etag)),
@@ -154,8 +118,8 @@ impl<B: Backend> Store<B> {
     pub async fn put_idempotent(&self, key: &S3Uri, body: Vec<u8>) -> Result<()> {
         for attempt in 0..MAX_ATTEMPTS {
             match self
-                .backend
-                .put(key, body.clone(), PutCondition::None)
+                .objects
+                .put(key, body.clone(), CONTENT_TYPE, PutCondition::None)
                 .await?
             {
                 PutOutcome::Written { .. } => return Ok(()),
@@ -259,7 +223,7 @@ impl<B: Backend> Store<B> {
                 Some(etag) => PutCondition::IfMatch(etag),
                 None => PutCondition::IfNoneMatch,
             };
-            match self.backend.put(key, body, cond).await? {
+            match self.objects.put(key, body, CONTENT_TYPE, cond).await? {
                 PutOutcome::Written { etag } => {
                     return Ok((out, After::Written(Versioned { value: new, etag })))
                 }
@@ -278,89 +242,27 @@ impl<B: Backend> Store<B> {
         })
     }
 
+    /// The keys of every state object under a prefix.
     pub async fn list(&self, prefix: &S3Uri) -> Result<Vec<String>> {
-        self.backend.list(prefix).await
+        let listing = self.objects.list(prefix, MAX_LISTED).await?;
+        if listing.more {
+            return Err(Error::State {
+                key: prefix.to_string(),
+                message: format!("more than {MAX_LISTED} state objects under this prefix"),
+            });
+        }
+        Ok(listing.objects.into_iter().map(|o| o.key).collect())
     }
 
     pub async fn delete(&self, key: &S3Uri) -> Result<()> {
-        self.backend.delete(key).await
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod memory {
-    //! An in-memory backend with S3's conditional-write semantics, for unit tests of the store and its users.
-    use super::*;
-    use std::collections::BTreeMap;
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    pub struct Memory {
-        pub objects: Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
-        /// Outcomes to return instead of writing, consumed in order (fault injection).
-        pub faults: Mutex<Vec<PutOutcome>>,
-        /// How many GETs were made (to show which paths skip the read).
-        pub gets: std::sync::atomic::AtomicU32,
-        counter: Mutex<u64>,
-    }
-
-    impl Backend for Memory {
-        async fn get(&self, key: &S3Uri) -> Result<Option<(Vec<u8>, String)>> {
-            self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok(self
-                .objects
-                .lock()
-                .unwrap()
-                .get(&key.to_string())
-                .map(|(b, v)| (b.clone(), v.to_string())))
-        }
-        async fn put(&self, key: &S3Uri, body: Vec<u8>, cond: PutCondition) -> Result<PutOutcome> {
-            if let Some(f) = {
-                let mut f = self.faults.lock().unwrap();
-                (!f.is_empty()).then(|| f.remove(0))
-            } {
-                return Ok(f);
-            }
-            let mut objects = self.objects.lock().unwrap();
-            let current = objects.get(&key.to_string()).map(|(_, v)| v.to_string());
-            let ok = match (&cond, &current) {
-                (PutCondition::None, _) => true,
-                (PutCondition::IfNoneMatch, None) => true,
-                (PutCondition::IfMatch(e), Some(c)) => e == c,
-                _ => false,
-            };
-            if !ok {
-                return Ok(PutOutcome::PreconditionFailed);
-            }
-            let mut c = self.counter.lock().unwrap();
-            *c += 1;
-            objects.insert(key.to_string(), (body, *c));
-            Ok(PutOutcome::Written {
-                etag: c.to_string(),
-            })
-        }
-        async fn list(&self, prefix: &S3Uri) -> Result<Vec<String>> {
-            let p = prefix.to_string();
-            Ok(self
-                .objects
-                .lock()
-                .unwrap()
-                .keys()
-                .filter(|k| k.starts_with(&p))
-                .map(|k| k[5 + prefix.bucket().len() + 1..].to_string())
-                .collect())
-        }
-        async fn delete(&self, key: &S3Uri) -> Result<()> {
-            self.objects.lock().unwrap().remove(&key.to_string());
-            Ok(())
-        }
+        self.objects.delete(key).await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::memory::Memory;
     use super::*;
+    use crate::memory::MemoryObjects;
     use serde::Deserialize;
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -378,7 +280,7 @@ mod tests {
         "s3://bkt/state/c.json".parse().unwrap()
     }
 
-    async fn incr(store: &Store<Memory>) -> u32 {
+    async fn incr(store: &Store) -> u32 {
         store
             .update::<Counter, u32, _>(&key(), |c| {
                 let mut c = c.unwrap_or(Counter { revision: 0, n: 0 });
@@ -392,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn create_then_update_bumps_the_revision() {
-        let store = Store::new(Memory::default());
+        let store = Store::new(Arc::new(MemoryObjects::default()));
         assert!(store
             .create(&key(), &Counter { revision: 0, n: 0 })
             .await
@@ -408,14 +310,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_409_and_a_412_are_retried_and_nothing_is_lost() {
-        let store = Store::new(Memory::default());
+        let objects = Arc::new(MemoryObjects::default());
+        let store = Store::new(objects.clone());
         incr(&store).await;
-        store
-            .backend
-            .faults
-            .lock()
-            .unwrap()
-            .extend([PutOutcome::Conflict, PutOutcome::PreconditionFailed]);
+        objects.answer_next_puts([PutOutcome::Conflict, PutOutcome::PreconditionFailed]);
         assert_eq!(incr(&store).await, 2);
         assert_eq!(
             store
@@ -431,7 +329,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_updates_all_land() {
-        let store = std::sync::Arc::new(Store::new(Memory::default()));
+        let store = std::sync::Arc::new(Store::new(Arc::new(MemoryObjects::default())));
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let s = store.clone();
@@ -455,8 +353,8 @@ mod tests {
 
     #[tokio::test]
     async fn update_known_skips_the_read_and_rereads_after_a_lost_race() {
-        use std::sync::atomic::Ordering::Relaxed;
-        let store = Store::new(Memory::default());
+        let objects = Arc::new(MemoryObjects::default());
+        let store = Store::new(objects.clone());
         let first = Counter { revision: 0, n: 0 };
         let etag = store
             .create_with_etag(&key(), &first)
@@ -474,11 +372,11 @@ mod tests {
         assert_eq!(now.value, Counter { revision: 1, n: 1 });
         let next = store.update_known(&key(), now.clone(), add).await.unwrap();
         assert_eq!(next.value.n, 2);
-        assert_eq!(store.backend.gets.load(Relaxed), 0);
+        assert_eq!(objects.calls.get("GetObject"), 0);
         // `now` is stale (another write came after it): the 412 makes it read and change again, nothing is lost.
         let last = store.update_known(&key(), now, add).await.unwrap();
         assert_eq!(last.value, Counter { revision: 3, n: 3 });
-        assert_eq!(store.backend.gets.load(Relaxed), 1);
+        assert_eq!(objects.calls.get("GetObject"), 1);
         assert_eq!(
             store.read_existing::<Counter>(&key()).await.unwrap(),
             last,
@@ -501,7 +399,7 @@ mod tests {
             .unwrap();
         assert_eq!(r, "written");
         // One GET after the lost race, one by the check above; none by update_known(false) or update_from.
-        assert_eq!(store.backend.gets.load(Relaxed), 2);
+        assert_eq!(objects.calls.get("GetObject"), 2);
         assert_eq!(
             store
                 .read_existing::<Counter>(&key())
@@ -515,16 +413,12 @@ mod tests {
 
     #[tokio::test]
     async fn endless_conflicts_become_a_retryable_error() {
-        let store = Store::new(Memory::default());
-        store
-            .backend
-            .faults
-            .lock()
-            .unwrap()
-            .extend(std::iter::repeat_n(
-                PutOutcome::Conflict,
-                MAX_ATTEMPTS as usize,
-            ));
+        let objects = Arc::new(MemoryObjects::default());
+        let store = Store::new(objects.clone());
+        objects.answer_next_puts(std::iter::repeat_n(
+            PutOutcome::Conflict,
+            MAX_ATTEMPTS as usize,
+        ));
         let e = store
             .update::<Counter, (), _>(&key(), |_| {
                 Ok(Decision::Write(Counter { revision: 0, n: 1 }, ()))

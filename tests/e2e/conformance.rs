@@ -1,4 +1,4 @@
-//! Conformance (DESIGN.md, testing layer 2): `hubtune::plan::plan` against the SageMaker Python SDK 2.245, the
+//! Conformance (DESIGN.md, testing layer 2): `hubtune::domain::plan::plan` against the SageMaker Python SDK 2.245, the
 //! reference implementation, run offline by tests/conformance/sdk_requests.py for the same document and settings.
 //!
 //! Each case runs the SDK (`JumpStartEstimator(model_id, hub_name).fit(..., accept_eula=...)`) and hubtune's plan
@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use hubtune::hub::HubContent;
-use hubtune::naming::JobName;
-use hubtune::plan::{self, PlanInput, TrainingChannel, TrainingSettings};
+use hubtune::domain::hub::HubContent;
+use hubtune::domain::naming::JobName;
+use hubtune::domain::plan::{self, PlanInput, TrainingChannel, TrainingSettings};
 use serde_json::{json, Value};
 
 const REGION: &str = "us-east-1";
@@ -217,7 +217,9 @@ fn hubtune_settings(case: &Case) -> TrainingSettings {
     }
 }
 
-fn hubtune_plan(case: &Case) -> Result<plan::CreateTrainingJobRequest, hubtune::error::Rejection> {
+fn hubtune_plan(
+    case: &Case,
+) -> Result<plan::CreateTrainingJobRequest, hubtune::domain::rejection::Rejection> {
     let hub = HubContent::from_describe_json(&case.describe.to_string())
         .expect("hubtune parses the describe response");
     let job = JobName::parse(JOB).unwrap();
@@ -400,8 +402,12 @@ fn show(v: Option<&Value>) -> String {
 fn compare(python: &Path, case: &Case) -> Value {
     let dir = TempDir::new(case.name);
     let sdk = sdk_request(python, &dir.0, case);
-    let ours = hubtune_plan(case)
-        .unwrap_or_else(|r| panic!("{}: hubtune refused: {} ({})", case.name, r.message, r.code));
+    let ours = hubtune_plan(case).unwrap_or_else(|r| {
+        panic!(
+            "{}: hubtune refused: {} ({})",
+            case.name, r.message, r.reason
+        )
+    });
     let ours = serde_json::to_value(&ours).unwrap();
 
     // hubtune's request is a valid CreateTrainingJob input for botocore's service model.
@@ -464,7 +470,7 @@ fn conformance_gated_without_eula() {
     assert!(model.get("ModelAccessConfig").is_none(), "{model}");
     // ... so hubtune refuses before launching, and says what to change.
     let e = hubtune_plan(&case).expect_err("hubtune must refuse a gated model without the EULA");
-    assert_eq!(e.code, "eula_not_accepted");
+    assert_eq!(e.reason.as_str(), "eula_not_accepted");
     assert!(
         e.message
             .contains(&format!("`accept_eula = true` in [routes.{ROUTE}]")),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hubtune::s3uri::S3Uri;
+use hubtune::domain::s3uri::S3Uri;
 use hubtune_e2e::{Env, Setup};
 use serde_json::{json, Value};
 
@@ -106,20 +106,20 @@ async fn a_marker_drop_launches_exactly_the_planned_job() {
 
 fn launch_finetune_plan(
     env: &Env,
-    record: &hubtune::run::RunRecord,
-    hub: &hubtune::hub::HubContent,
+    record: &hubtune::domain::run::RunRecord,
+    hub: &hubtune::domain::hub::HubContent,
     manifest: &S3Uri,
 ) -> Value {
     let route = env.config.route(&record.route).unwrap();
     let d = record.dataset.as_ref().unwrap();
-    let req = hubtune::plan::plan(&hubtune::plan::PlanInput {
+    let req = hubtune::domain::plan::plan(&hubtune::domain::plan::PlanInput {
         job_name: &record.job_name,
         region: &env.config.deployment.region,
         hub,
         settings: &route.training,
-        training_channel: hubtune::plan::TrainingChannel::Manifest(manifest.clone()),
+        training_channel: hubtune::domain::plan::TrainingChannel::Manifest(manifest.clone()),
         route: &route.name,
-        dataset_tag: hubtune::naming::dataset_tag_value(
+        dataset_tag: hubtune::domain::naming::dataset_tag_value(
             &d.location.to_string(),
             &d.identity.hash(&env.config.deployment.name),
         ),
@@ -261,7 +261,7 @@ async fn two_throttles_then_success_is_one_job() {
 #[tokio::test]
 async fn a_crash_between_create_and_the_record_update_is_repaired_by_the_redelivery() {
     let env = Env::start(Setup::default()).await;
-    hubtune::faults::arm("launch.after_create", "/crash-after-create/", 1);
+    hubtune::runtime::faults::arm("launch.after_create", "/crash-after-create/", 1);
     env.drop_good("crash-after-create").await;
     env.wait_for("Training Run Started", 1, T).await;
     env.settle(Duration::from_secs(3)).await;

@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
-use hubtune::run::RunStatus;
-use hubtune::s3uri::S3Uri;
+use hubtune::domain::run::RunStatus;
+use hubtune::domain::s3uri::S3Uri;
 use hubtune_e2e::{Env, Setup};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(40);
 
 async fn latest(env: &Env) -> Value {
-    let key = publish_artifact::latest_key(&env.config, "support-bot");
+    let key = env.config.deployment.latest_key("support-bot");
     serde_json::from_slice(&env.object(&key).await.expect("latest.json exists")).unwrap()
 }
 
@@ -317,8 +317,8 @@ async fn a_swallowed_completed_event_is_published_by_the_sweep() {
 async fn crashes_before_put_events_lead_to_exactly_one_publication() {
     let env = Env::start(Setup::default()).await;
     // After the terminal record update, before Training Run Finished; and between latest.json and Model Published.
-    hubtune::faults::arm("state.before_finished_event", "/crashy/", 1);
-    hubtune::faults::arm("publish.before_model_published", "/crashy/", 1);
+    hubtune::runtime::faults::arm("state.before_finished_event", "/crashy/", 1);
+    hubtune::runtime::faults::arm("publish.before_model_published", "/crashy/", 1);
     env.drop_good("crashy").await;
     let ev = env.wait_for("Model Published", 1, T).await;
     env.settle(Duration::from_secs(3)).await;
@@ -331,12 +331,12 @@ async fn crashes_before_put_events_lead_to_exactly_one_publication() {
         ev[0]["detail"]["event_id"]
     );
     assert_eq!(
-        hubtune::faults::remaining("state.before_finished_event", "/crashy/"),
+        hubtune::runtime::faults::remaining("state.before_finished_event", "/crashy/"),
         0,
         "the crash really happened"
     );
     assert_eq!(
-        hubtune::faults::remaining("publish.before_model_published", "/crashy/"),
+        hubtune::runtime::faults::remaining("publish.before_model_published", "/crashy/"),
         0,
         "the crash really happened"
     );
@@ -395,7 +395,7 @@ async fn completed_job(env: &Env) -> String {
         .to_string();
     for _ in 0..100 {
         let d = env.aws.describe_training_job(&job).await.unwrap().unwrap();
-        if d.status == hubtune::event::JobStatus::Completed {
+        if d.status == hubtune::domain::job::JobStatus::Completed {
             return job;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -429,7 +429,11 @@ async fn delete_job(env: &Env, job: &str, until_gone: bool) {
     }
 }
 
-fn assert_ended_failed_without_publication(env: &Env, r: &hubtune::run::RunRecord, reason: &str) {
+fn assert_ended_failed_without_publication(
+    env: &Env,
+    r: &hubtune::domain::run::RunRecord,
+    reason: &str,
+) {
     assert_eq!(r.status, RunStatus::Failed, "{r:?}");
     let why = r.failure_reason.as_deref().unwrap_or_default();
     assert!(why.contains(reason), "{why}");
@@ -471,7 +475,7 @@ async fn a_launched_job_sagemaker_no_longer_knows_is_ended_by_the_sweep_after_a_
     let key = env.config.deployment.state_key(&format!("runs/{job}.json"));
     env.ctx
         .store
-        .update::<hubtune::run::RunRecord, (), _>(&key, |r| {
+        .update::<hubtune::domain::run::RunRecord, (), _>(&key, |r| {
             let mut r = r.unwrap();
             r.updated_at -= chrono::Duration::seconds(training_state::GONE_AFTER_SECONDS + 1);
             Ok(hubtune::store::Decision::Write(r, ()))
@@ -529,7 +533,7 @@ async fn a_refused_launch_that_waits_past_queue_max_age_ends_rejected_not_queued
 async fn a_completed_job_deleted_before_its_publication_is_published_from_the_run_record() {
     let env = Env::start(Setup::default()).await;
     // Every publication attempt "dies" after latest.json and before Model Published, until the job is gone.
-    hubtune::faults::arm("publish.before_model_published", "/deleted-late/", u32::MAX);
+    hubtune::runtime::faults::arm("publish.before_model_published", "/deleted-late/", u32::MAX);
     env.drop_good("deleted-late").await;
     let job = completed_job(&env).await;
     let mut r = env.record(&job).await;
@@ -546,7 +550,7 @@ async fn a_completed_job_deleted_before_its_publication_is_published_from_the_ru
         .clone()
         .expect("the record holds the artifact");
     delete_job(&env, &job, true).await;
-    hubtune::faults::disarm("publish.before_model_published", "/deleted-late/");
+    hubtune::runtime::faults::disarm("publish.before_model_published", "/deleted-late/");
     assert!(env.events("Model Published").is_empty());
     // The sweep sends `Training Run Finished` again; publish-artifact publishes from the record alone.
     training_state::sweep_with(&env.ctx, 0).await.unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use hubtune::context::Context;
+use hubtune::runtime::context::Context;
 use serde_json::{json, Value};
 
 use super::stack::StackInfo;

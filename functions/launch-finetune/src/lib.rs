@@ -1,34 +1,50 @@
 //! launch-finetune: a dataset landed (or a route slot was freed), so launch the next fine-tune.
 //!
 //! One handler takes an SQS batch (the deployed path), or an S3 notification or EventBridge event directly. Every
-//! dataset ends as a job, a queue entry, or a `Dataset Rejected` event; nothing is dropped and nothing is retried
-//! forever (a retryable failure returns the SQS record, which after a few receives goes to the dead-letter queue).
+//! dataset ends as a job, a queue entry, or a `Dataset Rejected` event; anything else returns the message to its
+//! queue, which after a few receives sends it to the dead-letter queue (`hubtune redrive` replays it).
+//!
+//! - `launch`: from a located dataset to a running job, idempotently;
+//! - `checks`: the dataset checks, reading only what they need;
+//! - `queue`: a busy route's queue, filled by `launch` and drained when a slot is freed;
+//! - `report`: the `Dataset Rejected` event.
 
+mod checks;
 mod launch;
 mod queue;
+mod report;
 
-use hubtune::batch::worst;
-use hubtune::context::Context;
-use hubtune::event::{parse_message, Inbound};
-use hubtune::Error;
+use hubtune::domain::error::Error;
+use hubtune::domain::inbound::{parse_message, Inbound};
+use hubtune::runtime::batch::worst;
+use hubtune::runtime::context::Context;
 use serde_json::Value;
+use tracing::Instrument;
 
-pub use launch::{launch_dataset, rerun, Outcome};
+pub use launch::{launch_dataset, on_object, rerun, Outcome};
 
 /// The Lambda entry point: an SQS batch, or a single event.
 pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
-    hubtune::batch::run(payload, |body| async move { process(ctx, &body).await }).await
+    hubtune::runtime::batch::run(payload, |body| async move { process(ctx, &body).await }).await
 }
 
-/// One message: everything in it is handled, the first retryable failure is returned after the rest were tried.
+/// One message: everything in it is handled, the worst failure is returned after the rest were tried.
 pub async fn process(ctx: &Context, body: &Value) -> Result<(), Error> {
     let mut first_err = None;
     for inbound in parse_message(body) {
         let r = match inbound {
-            Inbound::ObjectLanded(o) => launch::on_object(ctx, &o).await.map(|_| ()),
-            Inbound::SlotFreed { route } => queue::drain(ctx, &route).await,
+            Inbound::ObjectLanded(o) => {
+                let span = tracing::info_span!("object", key = %o.key);
+                on_object(ctx, &o).instrument(span).await.map(|_| ())
+            }
+            Inbound::SlotFreed { route } => {
+                let span = tracing::info_span!("drain", route = %route);
+                queue::drain(ctx, &route).instrument(span).await
+            }
             Inbound::S3TestEvent => {
-                tracing::info!("s3:TestEvent ignored");
+                tracing::debug!(
+                    "s3:TestEvent ignored: S3 sends it when a notification is configured"
+                );
                 Ok(())
             }
             Inbound::Unrecognized { shape } => {

@@ -4,14 +4,13 @@
 //! deterministic `event_id`: delivery is at least once, so consumers de-duplicate on it, and a resend after a crash
 //! carries the same id.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::Rejection;
-use crate::naming::identity_hash;
-use crate::run::RunRecord;
+use crate::domain::naming::identity_hash;
+use crate::domain::publication::ArtifactManifest;
+use crate::domain::rejection::Problems;
+use crate::domain::run::RunRecord;
 
 pub const SCHEMA: u32 = 1;
 pub const SOURCE: &str = "hubtune";
@@ -100,12 +99,9 @@ fn build(
 pub fn dataset_rejected(
     ctx: &EventContext,
     identity_key: &str,
-    problems: &[Rejection],
+    problems: &Problems,
 ) -> OutgoingEvent {
-    let first = problems
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Rejection::new("unknown", "rejected"));
+    let first = problems.first();
     let more = if problems.len() > 1 {
         format!(" (+{} more problems)", problems.len() - 1)
     } else {
@@ -119,7 +115,7 @@ pub fn dataset_rejected(
             "hubtune rejected dataset {} on route {}: {first}{more}",
             ctx.dataset_uri, ctx.route
         ),
-        json!({ "reason": first.code, "message": first.message, "file": first.file, "line": first.line,
+        json!({ "reason": first.reason, "message": first.message, "file": first.file, "line": first.line,
                 "problems": problems.iter().take(20).collect::<Vec<_>>() }),
     )
 }
@@ -227,60 +223,10 @@ pub fn console_url(region: &str, job: &str) -> String {
     format!("https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{job}")
 }
 
-/// Written beside the artifact: everything needed to know what this model is and where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ArtifactManifest {
-    pub schema: u32,
-    pub route: String,
-    pub job_name: String,
-    pub job_arn: Option<String>,
-    pub dataset_uri: String,
-    pub dataset_marker_etag: Option<String>,
-    pub dataset_time: String,
-    pub dataset_sort_key: String,
-    pub dataset_files: usize,
-    pub dataset_bytes: u64,
-    pub model_id: String,
-    pub hub_content_arn: Option<String>,
-    pub hub_content_version: Option<String>,
-    pub public_hub_content_arn: Option<String>,
-    pub image: Option<String>,
-    pub instance_type: String,
-    pub instance_count: u32,
-    pub hyperparameters: BTreeMap<String, String>,
-    pub billable_seconds: Option<i64>,
-    pub training_start_time: Option<String>,
-    pub training_end_time: Option<String>,
-    pub final_metrics: BTreeMap<String, f64>,
-    pub artifact_uri: String,
-    pub artifact_bytes: u64,
-}
-
-/// `latest.json` of a route: moved only to a newer dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LatestPointer {
-    pub schema: u32,
-    pub route: String,
-    pub job_name: String,
-    pub dataset_uri: String,
-    pub dataset_sort_key: String,
-    pub artifact_uri: String,
-    pub manifest_uri: String,
-    pub model_id: String,
-    pub published_at: String,
-}
-
-impl LatestPointer {
-    /// Whether `candidate` should replace `self`: only a newer dataset does, so a slow old job never replaces a
-    /// newer model. The same job is "not newer" (idempotent).
-    pub fn is_replaced_by(&self, candidate: &LatestPointer) -> bool {
-        candidate.dataset_sort_key > self.dataset_sort_key
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::rejection::{Rejection, RejectionReason};
 
     #[test]
     fn ids_are_deterministic_and_distinct() {
@@ -309,7 +255,9 @@ mod tests {
         let e = dataset_rejected(
             &ctx,
             "id",
-            &[Rejection::new("malformed_jsonl", "bad").at("d/a.jsonl", Some(3))],
+            &Rejection::new(RejectionReason::MalformedJsonl, "bad")
+                .at("d/a.jsonl", Some(3))
+                .into(),
         );
         assert_eq!(e.detail_type, DATASET_REJECTED);
         assert_eq!(e.detail["schema"], 1);
@@ -321,23 +269,5 @@ mod tests {
             .unwrap()
             .contains("d/a.jsonl:3: bad"));
         assert_eq!(e.event_id(), event_id(DATASET_REJECTED, "id"));
-    }
-
-    #[test]
-    fn latest_moves_forward_only() {
-        let p = |k: &str| LatestPointer {
-            schema: 1,
-            route: "r".into(),
-            job_name: k.into(),
-            dataset_uri: String::new(),
-            dataset_sort_key: k.into(),
-            artifact_uri: String::new(),
-            manifest_uri: String::new(),
-            model_id: String::new(),
-            published_at: String::new(),
-        };
-        assert!(p("20260101").is_replaced_by(&p("20260102")));
-        assert!(!p("20260102").is_replaced_by(&p("20260101")));
-        assert!(!p("20260102").is_replaced_by(&p("20260102")));
     }
 }

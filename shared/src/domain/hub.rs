@@ -16,8 +16,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::error::Rejection;
-use crate::s3uri::S3Uri;
+use crate::domain::rejection::{Rejection, RejectionReason};
+use crate::domain::s3uri::S3Uri;
 
 /// The public hub every reference points into.
 pub const PUBLIC_HUB_NAME: &str = "SageMakerPublicHub";
@@ -40,7 +40,7 @@ pub enum HubError {
 /// A document hubtune cannot read is a permanent refusal for that model: no retry will change it.
 impl From<HubError> for Rejection {
     fn from(e: HubError) -> Self {
-        Rejection::new("bad_hub_document", e.to_string())
+        Rejection::new(RejectionReason::BadHubDocument, e.to_string())
     }
 }
 
@@ -460,7 +460,10 @@ impl ModelArtifact {
                     format!("jumpstart-cache-prod-{region}")
                 };
                 S3Uri::new(bucket, key.trim_start_matches('/')).map_err(|e| {
-                    Rejection::new("model_not_trainable", format!("the model artifact: {e}"))
+                    Rejection::new(
+                        RejectionReason::ModelNotTrainable,
+                        format!("the model artifact: {e}"),
+                    )
                 })
             }
         }
@@ -518,8 +521,7 @@ impl HubDocument {
     /// The recipe for one instance type.
     pub fn recipe(&self, instance_type: &str) -> Result<TrainingRecipe, Rejection> {
         if !self.training_supported {
-            return Err(Rejection::new(
-                "model_not_trainable",
+            return Err(Rejection::new(RejectionReason::ModelNotTrainable,
                 "the hub content document says TrainingSupported is false: this model cannot be fine-tuned",
             ));
         }
@@ -530,7 +532,7 @@ impl HubDocument {
                 .any(|t| t == instance_type)
         {
             return Err(Rejection::new(
-                "instance_type_not_supported",
+                RejectionReason::InstanceTypeNotSupported,
                 format!(
                     "{instance_type} is not one of the model's training instance types: {}",
                     self.supported_training_instance_types.join(", ")
@@ -538,8 +540,7 @@ impl HubDocument {
             ));
         }
         let missing = |key: &str| {
-            Rejection::new(
-                "model_not_trainable",
+            Rejection::new(RejectionReason::ModelNotTrainable,
                 format!("the hub content document has no {key} for {instance_type}: the model cannot be fine-tuned"),
             )
         };
@@ -560,7 +561,10 @@ impl HubDocument {
             .ok_or_else(|| missing("TrainingArtifactUri"))?;
         let model_artifact = if artifact.starts_with("s3://") {
             ModelArtifact::Uri(artifact.parse().map_err(|e| {
-                Rejection::new("model_not_trainable", format!("TrainingArtifactUri: {e}"))
+                Rejection::new(
+                    RejectionReason::ModelNotTrainable,
+                    format!("TrainingArtifactUri: {e}"),
+                )
             })?)
         } else {
             ModelArtifact::JumpStartKey {
@@ -580,9 +584,12 @@ impl HubDocument {
             .ok_or_else(|| {
                 missing("training script (TrainingPrepackedScriptUri or TrainingScriptUri)")
             })?;
-        let code_uri: S3Uri = code
-            .parse()
-            .map_err(|e| Rejection::new("model_not_trainable", format!("training script: {e}")))?;
+        let code_uri: S3Uri = code.parse().map_err(|e| {
+            Rejection::new(
+                RejectionReason::ModelNotTrainable,
+                format!("training script: {e}"),
+            )
+        })?;
 
         // Document algorithm specs, then the variant's replacing by name (the SDK sends every variant spec).
         let mut hyperparameters: Vec<HyperparameterSpec> = self
@@ -1170,7 +1177,7 @@ mod tests {
     #[test]
     fn instance_type_must_be_supported() {
         let e = llama_3_2_1b().recipe("ml.p3.16xlarge").unwrap_err();
-        assert_eq!(e.code, "instance_type_not_supported");
+        assert_eq!(e.reason.as_str(), "instance_type_not_supported");
         assert!(
             e.message
                 .contains("ml.g5.2xlarge, ml.g5.4xlarge, ml.g5.12xlarge"),
@@ -1184,13 +1191,13 @@ mod tests {
         let mut d = llama_3_2_1b();
         d.training_supported = false;
         assert_eq!(
-            d.recipe("ml.g5.2xlarge").unwrap_err().code,
+            d.recipe("ml.g5.2xlarge").unwrap_err().reason.as_str(),
             "model_not_trainable"
         );
         let mut d = llama_3_2_1b();
         d.training_script_uri = None;
         let e = d.recipe("ml.g5.2xlarge").unwrap_err();
-        assert_eq!(e.code, "model_not_trainable");
+        assert_eq!(e.reason.as_str(), "model_not_trainable");
         assert!(e.message.contains("TrainingScriptUri"), "{}", e.message);
     }
 
@@ -1465,7 +1472,7 @@ mod tests {
             "{e}"
         );
         let r: Rejection = e.into();
-        assert_eq!(r.code, "bad_hub_document");
+        assert_eq!(r.reason.as_str(), "bad_hub_document");
         assert!(r.message.contains("TrainingSupported"), "{}", r.message);
     }
 }

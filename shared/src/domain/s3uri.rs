@@ -40,6 +40,14 @@ impl S3Uri {
         &self.key
     }
 
+    /// Another object in the same bucket (which is valid already, so this cannot fail).
+    pub fn with_key(&self, key: impl Into<String>) -> S3Uri {
+        S3Uri {
+            bucket: self.bucket.clone(),
+            key: key.into(),
+        }
+    }
+
     /// This URI as a "folder": the key ends in `/` (an empty key stays empty: the bucket root).
     pub fn as_prefix(&self) -> S3Uri {
         let mut key = self.key.clone();

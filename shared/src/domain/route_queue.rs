@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::DatasetLanded;
-use crate::store::Revisioned;
+use crate::domain::dataset::DatasetLanded;
+use crate::domain::versioned::Revisioned;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slots {
@@ -78,6 +78,28 @@ impl Revisioned for QueueEntry {
 pub const CLAIM_TTL_SECONDS: i64 = 300;
 
 impl QueueEntry {
+    /// A dataset entering the queue (one definition of a fresh entry, for the launcher and the sweep).
+    pub fn new(dataset: DatasetLanded, reason: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            revision: 0,
+            dataset,
+            reason: reason.to_string(),
+            enqueued_at: now,
+            claimed_at: None,
+            attempts: 0,
+        }
+    }
+
+    /// Take the entry for a launch attempt; `false` when another launcher holds a fresh claim.
+    pub fn claim(&mut self, now: DateTime<Utc>) -> bool {
+        if !self.is_claimable(now) {
+            return false;
+        }
+        self.claimed_at = Some(now);
+        self.attempts += 1;
+        true
+    }
+
     /// The key of an entry under the state prefix: `queue/<route>/<dataset time>-<identity hash>.json`.
     pub fn key(dataset: &DatasetLanded, identity_hash: &str) -> String {
         format!(

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::naming::JobPrefix;
-use crate::plan::{SpotSettings, TrainingSettings, VpcSettings};
-use crate::s3uri::S3Uri;
+use crate::domain::naming::JobPrefix;
+use crate::domain::plan::{SpotSettings, TrainingSettings, VpcSettings};
+use crate::domain::s3uri::S3Uri;
 
 pub const DEFAULT_MARKER: &str = "_SUCCESS";
 pub const DEFAULT_STATE_PREFIX: &str = "hubtune/state/";
@@ -110,6 +110,36 @@ impl Deployment {
 
     pub fn state_key(&self, rest: &str) -> S3Uri {
         self.state_prefix.join(rest)
+    }
+
+    /// Where a job's run record lives: the one place this layout is written down.
+    pub fn run_key(&self, job: &str) -> S3Uri {
+        self.state_key(&format!("runs/{job}.json"))
+    }
+
+    /// Every run record.
+    pub fn runs_prefix(&self) -> S3Uri {
+        self.state_key("runs/")
+    }
+
+    /// A route's slots object.
+    pub fn slots_key(&self, route: &str) -> S3Uri {
+        self.state_key(&format!("slots/{route}.json"))
+    }
+
+    /// A route's queue entries.
+    pub fn queue_prefix(&self, route: &str) -> S3Uri {
+        self.state_key(&format!("queue/{route}/"))
+    }
+
+    /// The frozen manifest a job's training channel reads.
+    pub fn manifest_key(&self, job: &str) -> S3Uri {
+        self.state_key(&format!("manifests/{job}.json"))
+    }
+
+    /// The pointer to a route's newest published model.
+    pub fn latest_key(&self, route: &str) -> S3Uri {
+        self.output_prefix.join(&format!("{route}/latest.json"))
     }
 }
 
@@ -569,8 +599,8 @@ fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, ConfigError
         if k.is_empty()
             || k.len() > 128
             || v.len() > 256
-            || !k.chars().all(crate::naming::is_tag_char)
-            || !v.chars().all(crate::naming::is_tag_char)
+            || !k.chars().all(crate::domain::naming::is_tag_char)
+            || !v.chars().all(crate::domain::naming::is_tag_char)
         {
             return Err(invalid(p(&format!("tags.{k}")), "tag keys have 1 to 128 and values up to 256 characters of letters, digits, spaces and `_.:/=+-@`"));
         }

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use aws_lambda_events::s3::S3Event;
 use chrono::{DateTime, TimeZone, Utc};
 use percent_encoding::percent_decode_str;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::domain::job::JobStatus;
 
 pub const SAGEMAKER_STATE_CHANGE: &str = "SageMaker Training Job State Change";
 pub const HUBTUNE_SOURCE: &str = "hubtune";
@@ -25,49 +27,8 @@ pub struct ObjectLanded {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub sequencer: Option<String>,
-    pub event_time: DateTime<Utc>,
-}
-
-/// SageMaker's training job status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum JobStatus {
-    InProgress,
-    Stopping,
-    Completed,
-    Failed,
-    Stopped,
-    /// DeleteTrainingJob was called (possible only after the job ended); then SageMaker forgets the job, so how it
-    /// ended is no longer known to the API.
-    Deleting,
-}
-
-impl JobStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "InProgress" => Self::InProgress,
-            "Stopping" => Self::Stopping,
-            "Completed" => Self::Completed,
-            "Failed" => Self::Failed,
-            "Stopped" => Self::Stopped,
-            "Deleting" => Self::Deleting,
-            _ => return None,
-        })
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Stopped)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InProgress => "InProgress",
-            Self::Stopping => "Stopping",
-            Self::Completed => "Completed",
-            Self::Failed => "Failed",
-            Self::Stopped => "Stopped",
-            Self::Deleting => "Deleting",
-        }
-    }
+    /// When the envelope says it happened (`None` when it does not say: the receiver's clock stands in).
+    pub event_time: Option<DateTime<Utc>>,
 }
 
 /// A training job state change, as a hint: training-state re-reads the job before acting on it.
@@ -171,7 +132,7 @@ fn parse_s3_notification(body: &Value) -> Vec<Inbound> {
                 etag: r.s3.object.e_tag.filter(|e| !e.is_empty()),
                 version_id: r.s3.object.version_id.filter(|v| !v.is_empty()),
                 sequencer: r.s3.object.sequencer.filter(|s| !s.is_empty()),
-                event_time: r.event_time,
+                event_time: Some(r.event_time),
             })
         })
         .collect()
@@ -211,7 +172,7 @@ fn parse_eventbridge(body: &Value) -> Inbound {
                 etag: str_field(obj, "etag"),
                 version_id: str_field(obj, "version-id"),
                 sequencer: str_field(obj, "sequencer"),
-                event_time: time.unwrap_or_else(Utc::now),
+                event_time: time,
             })
         }
         ("aws.sagemaker", SAGEMAKER_STATE_CHANGE) => match parse_training_detail(detail) {
@@ -347,10 +308,7 @@ mod tests {
     use serde_json::json;
 
     fn fixture(name: &str) -> Value {
-        let path = format!(
-            "{}/../fixtures/events/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/../fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(
             &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
         )
@@ -381,7 +339,10 @@ mod tests {
         );
         assert_eq!(o.sequencer.as_deref(), Some("0066F9A1B2C3D4E5F6"));
         assert_eq!(o.etag.as_deref(), Some("d41d8cd98f00b204e9800998ecf8427e"));
-        assert_eq!(o.event_time.to_rfc3339(), "2026-11-27T09:14:03.512+00:00");
+        assert_eq!(
+            o.event_time.unwrap().to_rfc3339(),
+            "2026-11-27T09:14:03.512+00:00"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 
 static ANY_ARMED: AtomicBool = AtomicBool::new(false);
 static ARMED: Mutex<Vec<(String, String, u32)>> = Mutex::new(Vec::new());

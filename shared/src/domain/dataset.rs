@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, DatasetRules, Route, Trigger};
-use crate::error::Rejection;
-use crate::event::ObjectLanded;
-use crate::naming::{identity_hash, JobName};
-use crate::s3uri::{S3Uri, SAGEMAKER_MAX_S3_URI_LEN};
+use crate::domain::config::{Config, DatasetRules, Route, Trigger};
+use crate::domain::inbound::ObjectLanded;
+use crate::domain::naming::{identity_hash, JobName};
+use crate::domain::rejection::{Rejection, RejectionReason};
+use crate::domain::s3uri::{S3Uri, SAGEMAKER_MAX_S3_URI_LEN};
 
 /// How much of each `.jsonl` file is checked: enough to catch a wrong format, cheap enough for every dataset.
 pub const JSONL_CHECK_BYTES: usize = 64 * 1024;
@@ -30,8 +30,7 @@ impl DatasetIdentity {
             (Some(v), _) => format!("v:{v}"),
             (None, Some(s)) => format!("s:{s}"),
             (None, None) => {
-                return Err(Rejection::new(
-                    "no_identity",
+                return Err(Rejection::new(RejectionReason::NoIdentity,
                     "the S3 event carries neither a version-id nor a sequencer, so this upload cannot be told apart from another",
                 )
                 .at(o.key.clone(), None))
@@ -108,9 +107,10 @@ pub enum Located {
     },
 }
 
-pub fn locate(config: &Config, o: &ObjectLanded) -> Result<Located, Rejection> {
+/// Which dataset (if any) an object that landed announces. `now` stands in for an envelope without a time.
+pub fn locate(config: &Config, o: &ObjectLanded, now: DateTime<Utc>) -> Result<Located, Rejection> {
     let object = S3Uri::new(o.bucket.clone(), o.key.clone())
-        .map_err(|e| Rejection::new("bad_object", e.to_string()))?;
+        .map_err(|e| Rejection::new(RejectionReason::BadObject, e.to_string()))?;
     if config.is_own_object(&object) {
         return Ok(Located::Ignored {
             reason: "hubtune's own state, output or routes file".into(),
@@ -158,7 +158,7 @@ pub fn locate(config: &Config, o: &ObjectLanded) -> Result<Located, Rejection> {
         route: route.name.clone(),
         identity: DatasetIdentity::from_landing(o)?,
         location,
-        time: o.event_time,
+        time: o.event_time.unwrap_or(now),
     }))
 }
 
@@ -241,8 +241,7 @@ pub fn check_listing(
         .collect();
     if files.is_empty() {
         problems.push(
-            Rejection::new(
-                "empty_dataset",
+            Rejection::new(RejectionReason::EmptyDataset,
                 "the dataset has no data file besides the marker: upload the files first, then the marker",
             )
             .at(location.to_string(), None),
@@ -250,7 +249,7 @@ pub fn check_listing(
     }
     if files.len() > rules.max_files {
         problems.push(Rejection::new(
-            "too_many_files",
+            RejectionReason::TooManyFiles,
             format!(
                 "{} files; this route allows at most {} (max_files)",
                 files.len(),
@@ -262,8 +261,7 @@ pub fn check_listing(
         match extension(&f.key) {
             Some(ext) if rules.allowed_extensions.contains(&ext) => {}
             ext => problems.push(
-                Rejection::new(
-                    "file_type_not_allowed",
+                Rejection::new(RejectionReason::FileTypeNotAllowed,
                     format!(
                         "file type `{}` is not allowed on route {}: allowed are {} (allowed_extensions)",
                         ext.unwrap_or_else(|| "(none)".into()),
@@ -277,8 +275,7 @@ pub fn check_listing(
         let uri_len = 5 + location.bucket().len() + 1 + f.key.len();
         if uri_len > SAGEMAKER_MAX_S3_URI_LEN {
             problems.push(
-                Rejection::new(
-                    "uri_too_long",
+                Rejection::new(RejectionReason::UriTooLong,
                     format!("the object's S3 URI has {uri_len} characters; SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}"),
                 )
                 .at(f.key.clone(), None),
@@ -287,20 +284,17 @@ pub fn check_listing(
     }
     let total_bytes: u64 = files.iter().map(|f| f.size).sum();
     if !files.is_empty() && total_bytes < rules.min_total_bytes {
-        problems.push(Rejection::new(
-            "dataset_too_small",
+        problems.push(Rejection::new(RejectionReason::DatasetTooSmall,
             format!("the dataset holds {total_bytes} bytes; route {} needs at least {} (min_dataset_bytes)", route.name, rules.min_total_bytes),
         ).at(location.to_string(), None));
     }
     if total_bytes > rules.max_total_bytes {
-        problems.push(Rejection::new(
-            "dataset_too_large",
+        problems.push(Rejection::new(RejectionReason::DatasetTooLarge,
             format!("the dataset holds {total_bytes} bytes; route {} allows at most {} (max_dataset_bytes)", route.name, rules.max_total_bytes),
         ).at(location.to_string(), None));
     }
     if location.len() > SAGEMAKER_MAX_S3_URI_LEN {
-        problems.push(Rejection::new(
-            "uri_too_long",
+        problems.push(Rejection::new(RejectionReason::UriTooLong,
             format!("the dataset URI has {} characters; SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}", location.len()),
         ).at(location.to_string(), None));
     }
@@ -333,10 +327,11 @@ pub fn check_jsonl_head(key: &str, head: &[u8], truncated: bool) -> Result<(), R
         let text = match std::str::from_utf8(line) {
             Ok(t) => t.trim(),
             Err(_) => {
-                return Err(
-                    Rejection::new("malformed_jsonl", "the line is not UTF-8 text")
-                        .at(key, Some(line_no)),
+                return Err(Rejection::new(
+                    RejectionReason::MalformedJsonl,
+                    "the line is not UTF-8 text",
                 )
+                .at(key, Some(line_no)))
             }
         };
         if text.is_empty() {
@@ -345,14 +340,15 @@ pub fn check_jsonl_head(key: &str, head: &[u8], truncated: bool) -> Result<(), R
         match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(_)) => objects += 1,
             Ok(_) => {
-                return Err(
-                    Rejection::new("malformed_jsonl", "the line is JSON but not an object")
-                        .at(key, Some(line_no)),
+                return Err(Rejection::new(
+                    RejectionReason::MalformedJsonl,
+                    "the line is JSON but not an object",
                 )
+                .at(key, Some(line_no)))
             }
             Err(e) => {
                 return Err(Rejection::new(
-                    "malformed_jsonl",
+                    RejectionReason::MalformedJsonl,
                     format!("the line is not valid JSON: {e}"),
                 )
                 .at(key, Some(line_no)))
@@ -360,9 +356,11 @@ pub fn check_jsonl_head(key: &str, head: &[u8], truncated: bool) -> Result<(), R
         }
     }
     if objects == 0 && !truncated {
-        return Err(
-            Rejection::new("malformed_jsonl", "the file holds no JSON object").at(key, None),
-        );
+        return Err(Rejection::new(
+            RejectionReason::MalformedJsonl,
+            "the file holds no JSON object",
+        )
+        .at(key, None));
     }
     Ok(())
 }
@@ -370,7 +368,11 @@ pub fn check_jsonl_head(key: &str, head: &[u8], truncated: bool) -> Result<(), R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse, DeploymentEnv};
+
+    fn now() -> DateTime<Utc> {
+        "2026-12-01T00:00:00Z".parse().unwrap()
+    }
+    use crate::domain::config::{parse, DeploymentEnv};
 
     fn config() -> Config {
         parse(
@@ -402,7 +404,7 @@ trigger = "object"
             etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
             version_id: None,
             sequencer: Some("0066F9A1B2C3D4E5F6".into()),
-            event_time: "2026-11-27T09:14:03Z".parse().unwrap(),
+            event_time: Some("2026-11-27T09:14:03Z".parse().unwrap()),
         }
     }
 
@@ -412,6 +414,7 @@ trigger = "object"
         let Located::Dataset(d) = locate(
             &c,
             &landing("datasets/support-bot/2026-11-27 release#1/_SUCCESS"),
+            now(),
         )
         .unwrap() else {
             panic!()
@@ -428,30 +431,31 @@ trigger = "object"
     fn data_files_own_objects_and_strangers_do_not_launch() {
         let c = config();
         assert!(matches!(
-            locate(&c, &landing("datasets/support-bot/a/train.jsonl")).unwrap(),
+            locate(&c, &landing("datasets/support-bot/a/train.jsonl"), now()).unwrap(),
             Located::Ignored { .. }
         ));
         assert!(matches!(
-            locate(&c, &landing("hubtune/state/runs/x.json")).unwrap(),
+            locate(&c, &landing("hubtune/state/runs/x.json"), now()).unwrap(),
             Located::Ignored { .. }
         ));
         assert!(matches!(
-            locate(&c, &landing("hubtune/output/support-bot/_SUCCESS")).unwrap(),
+            locate(&c, &landing("hubtune/output/support-bot/_SUCCESS"), now()).unwrap(),
             Located::Ignored { .. }
         ));
         assert!(matches!(
-            locate(&c, &landing("datasets/support-bot/_SUCCESS")).unwrap(),
+            locate(&c, &landing("datasets/support-bot/_SUCCESS"), now()).unwrap(),
             Located::Ignored { .. }
         ));
         assert!(matches!(
-            locate(&c, &landing("elsewhere/a/_SUCCESS")).unwrap(),
+            locate(&c, &landing("elsewhere/a/_SUCCESS"), now()).unwrap(),
             Located::NoRoute { .. }
         ));
     }
 
     #[test]
     fn object_mode_every_object_is_a_dataset() {
-        let Located::Dataset(d) = locate(&config(), &landing("raw/one.jsonl")).unwrap() else {
+        let Located::Dataset(d) = locate(&config(), &landing("raw/one.jsonl"), now()).unwrap()
+        else {
             panic!()
         };
         assert_eq!(d.location.key(), "raw/one.jsonl");
@@ -466,7 +470,10 @@ trigger = "object"
         o.version_id = None;
         o.sequencer = None;
         assert_eq!(
-            DatasetIdentity::from_landing(&o).unwrap_err().code,
+            DatasetIdentity::from_landing(&o)
+                .unwrap_err()
+                .reason
+                .as_str(),
             "no_identity"
         );
     }
@@ -531,7 +538,7 @@ trigger = "object"
         );
         let empty =
             check_listing(r, &loc, &[file("datasets/support-bot/a/_SUCCESS", 0)]).unwrap_err();
-        assert_eq!(empty[0].code, "empty_dataset");
+        assert_eq!(empty[0].reason.as_str(), "empty_dataset");
         let bad = check_listing(
             r,
             &loc,
@@ -541,21 +548,21 @@ trigger = "object"
             ],
         )
         .unwrap_err();
-        assert_eq!(bad[0].code, "file_type_not_allowed");
+        assert_eq!(bad[0].reason.as_str(), "file_type_not_allowed");
         assert_eq!(
             bad[0].file.as_deref(),
             Some("datasets/support-bot/a/model.exe")
         );
         let long_key = format!("datasets/support-bot/a/{}.jsonl", "k".repeat(1000));
         let long = check_listing(r, &loc, &[file(&long_key, 5)]).unwrap_err();
-        assert_eq!(long[0].code, "uri_too_long");
+        assert_eq!(long[0].reason.as_str(), "uri_too_long");
     }
 
     #[test]
     fn jsonl_checks_name_the_line() {
         assert!(check_jsonl_head("a.jsonl", b"{\"a\":1}\n{\"b\":2}\n", false).is_ok());
         let e = check_jsonl_head("a.jsonl", b"{\"a\":1}\n{oops\n", false).unwrap_err();
-        assert_eq!((e.code.as_str(), e.line), ("malformed_jsonl", Some(2)));
+        assert_eq!((e.reason.as_str(), e.line), ("malformed_jsonl", Some(2)));
         let e = check_jsonl_head("a.jsonl", b"[1,2]\n", false).unwrap_err();
         assert_eq!(e.line, Some(1));
         // A head cut mid-line judges only complete lines.

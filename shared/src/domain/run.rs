@@ -4,9 +4,19 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{DatasetLanded, FrozenDataset};
-use crate::event::JobStatus;
-use crate::naming::JobName;
+use std::collections::BTreeMap;
+
+use crate::domain::dataset::{DatasetLanded, FrozenDataset};
+use crate::domain::hub::HubContent;
+use crate::domain::job::{JobDescription, JobStatus};
+use crate::domain::naming::{JobName, NameError};
+use crate::domain::plan::{
+    CreateTrainingJobRequest, TAG_DATASET, TAG_HUB_CONTENT_ARN, TAG_MODEL_ID, TAG_MODEL_VERSION,
+    TAG_ROUTE,
+};
+use crate::domain::rejection::Rejection;
+use crate::domain::s3uri::S3Uri;
+use crate::domain::versioned::Revisioned;
 
 pub const RUN_SCHEMA: u32 = 1;
 
@@ -129,7 +139,7 @@ pub struct RunRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-impl crate::store::Revisioned for RunRecord {
+impl Revisioned for RunRecord {
     fn revision(&mut self) -> &mut u64 {
         &mut self.revision
     }
@@ -169,19 +179,248 @@ impl RunRecord {
         }
     }
 
-    pub fn duration_seconds(&self) -> Option<i64> {
+    /// Seconds from the launch to the end (or to `now` while it runs).
+    pub fn duration_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
         let start = self
             .history
             .iter()
             .find(|c| c.status == RunStatus::Launched)?
             .at;
-        let end = self
-            .history
+        let end = self.finished_at().unwrap_or(now);
+        Some((end - start).num_seconds())
+    }
+
+    /// When the run reached its terminal state.
+    pub fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.history
             .iter()
+            .rev()
             .find(|c| c.status.is_terminal())
             .map(|c| c.at)
-            .unwrap_or_else(Utc::now);
-        Some((end - start).num_seconds())
+    }
+
+    /// The record of a launch about to happen (`Launching`): the one constructor of a launched run's record.
+    pub fn launching(new: NewRun<'_>, now: DateTime<Utc>) -> Self {
+        let NewRun {
+            job,
+            dataset,
+            frozen,
+            manifest,
+            model_id,
+            hub,
+            request,
+        } = new;
+        RunRecord {
+            schema: RUN_SCHEMA,
+            revision: 0,
+            job_name: job.clone(),
+            job_arn: None,
+            route: dataset.route.clone(),
+            dataset_uri: dataset.location.to_string(),
+            dataset: Some(dataset.clone()),
+            frozen: Some(frozen.clone()),
+            manifest_uri: Some(manifest.to_string()),
+            model_id: model_id.to_string(),
+            hub_content_arn: Some(hub.hub_content_arn.clone()),
+            hub_content_version: Some(hub.hub_content_version.clone()),
+            public_hub_content_arn: hub.sagemaker_public_hub_content_arn.clone(),
+            instance_type: request.resource_config.instance_type.clone(),
+            instance_count: request.resource_config.instance_count,
+            status: RunStatus::Launching,
+            history: vec![StatusChange {
+                status: RunStatus::Launching,
+                at: now,
+                detail: None,
+            }],
+            failure_reason: None,
+            model_artifacts: None,
+            outbox: Outbox::default(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The record of a job of this deployment that has none (its launcher's write was lost), rebuilt from
+    /// DescribeTrainingJob and the job's tags. `Training Run Started` may or may not have gone out: a second one is
+    /// harmless (same `event_id`).
+    pub fn adopted(
+        d: &JobDescription,
+        tags: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, NameError> {
+        let created = d.creation_time.unwrap_or(now);
+        Ok(RunRecord {
+            schema: RUN_SCHEMA,
+            revision: 0,
+            job_name: JobName::parse(&d.name)?,
+            job_arn: Some(d.arn.clone()),
+            route: tags
+                .get(TAG_ROUTE)
+                .cloned()
+                .unwrap_or_else(|| "unknown".into()),
+            dataset_uri: d
+                .training_input
+                .clone()
+                .or_else(|| tags.get(TAG_DATASET).cloned())
+                .unwrap_or_default(),
+            dataset: None,
+            frozen: None,
+            manifest_uri: d.training_input.clone(),
+            model_id: tags.get(TAG_MODEL_ID).cloned().unwrap_or_default(),
+            hub_content_arn: tags.get(TAG_HUB_CONTENT_ARN).cloned(),
+            hub_content_version: tags.get(TAG_MODEL_VERSION).cloned(),
+            public_hub_content_arn: None,
+            instance_type: d.instance_type.clone().unwrap_or_default(),
+            instance_count: d.instance_count.unwrap_or(1).max(1) as u32,
+            status: RunStatus::Launched,
+            history: vec![StatusChange {
+                status: RunStatus::Launched,
+                at: created,
+                detail: Some("adopted".into()),
+            }],
+            failure_reason: None,
+            model_artifacts: None,
+            outbox: Outbox::default(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// A dataset that will not be launched ends its record `Failed` with the rejection, every outbox flag set: there
+    /// is no job, no slot and nothing to publish (the `Dataset Rejected` event is the report). Only before the launch:
+    /// `false` when a job exists (or the record already ended).
+    pub fn refuse(&mut self, rej: &Rejection, now: DateTime<Utc>) -> bool {
+        if !self.status.is_pre_launch() {
+            return false;
+        }
+        self.failure_reason = Some(rej.message.clone());
+        self.advance(RunStatus::Failed, now, Some(rej.reason.to_string()));
+        self.outbox = Outbox::all_done();
+        true
+    }
+
+    /// Bring the record up to what SageMaker describes. Returns whether anything changed.
+    pub fn observe(&mut self, d: &JobDescription, now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        if self.job_arn.is_none() {
+            self.job_arn = Some(d.arn.clone());
+            changed = true;
+        }
+        if self.status.is_pre_launch() {
+            // The job exists: whatever the record says, it was launched (a crash after CreateTrainingJob).
+            self.advance(RunStatus::Launched, now, Some("found running".into()));
+            changed = true;
+        }
+        let Some(observed) = RunStatus::observed(d.status) else {
+            return changed;
+        };
+        let at = d.last_modified_time.unwrap_or(now);
+        if self.advance(observed, at, d.secondary_status.clone()) == Applied::Moved {
+            self.failure_reason = d.failure_reason.clone();
+            self.model_artifacts = d.model_artifacts.clone();
+            changed = true;
+        }
+        changed
+    }
+
+    /// The job is gone from SageMaker (deleted, or never seen again): a launched run that had not ended ends
+    /// `Failed` with the reason, so its slot is freed and its subscribers hear of it.
+    pub fn end_gone(&mut self, reason: String, now: DateTime<Utc>) -> bool {
+        let moved = self.advance(RunStatus::Failed, now, Some("job gone".into())) == Applied::Moved;
+        if moved {
+            self.failure_reason = Some(reason);
+        }
+        moved
+    }
+
+    /// What the scheduled sweep must do for this record.
+    pub fn sweep_action(&self, now: DateTime<Utc>, timing: &SweepTiming) -> SweepAction {
+        let done = self.status.is_terminal() && !self.owes().any();
+        if !done && !self.status.is_pre_launch() {
+            return SweepAction::Reconcile;
+        }
+        if self.status == RunStatus::Launching
+            && (now - self.updated_at).num_seconds() > timing.stuck_launch_seconds
+        {
+            return SweepAction::RecoverLaunch;
+        }
+        let finished = self.finished_at().unwrap_or(self.updated_at);
+        if done
+            && !self.outbox.published
+            && self.outbox.finished_emitted
+            && (now - finished).num_seconds() >= timing.republish_after_seconds
+        {
+            return SweepAction::Republish;
+        }
+        SweepAction::Nothing
+    }
+}
+
+/// What a launch knows when it writes the run record.
+pub struct NewRun<'a> {
+    pub job: &'a JobName,
+    pub dataset: &'a DatasetLanded,
+    pub frozen: &'a FrozenDataset,
+    pub manifest: &'a S3Uri,
+    /// The route's `model_id` (the reference's name in the hub, or an alias of it).
+    pub model_id: &'a str,
+    pub hub: &'a HubContent,
+    pub request: &'a CreateTrainingJobRequest,
+}
+
+/// The sweep's patience.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepTiming {
+    /// How long a record may stay `Launching` with no job before the sweep recovers the launch.
+    pub stuck_launch_seconds: i64,
+    /// How long `Training Run Finished` may go unanswered (no publication) before it is sent again.
+    pub republish_after_seconds: i64,
+}
+
+/// The sweep's decision for one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepAction {
+    /// Not finished (or its outbox not worked off): bring it up to date with SageMaker.
+    Reconcile,
+    /// `Launching` for too long: the launch crashed and its message is gone.
+    RecoverLaunch,
+    /// Finished and announced, never published: send `Training Run Finished` again.
+    Republish,
+    Nothing,
+}
+
+/// One outbox flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxFlag {
+    Started,
+    Finished,
+    SlotReleased,
+    SlotFreed,
+    Published,
+}
+
+impl Outbox {
+    /// Every flag set: nothing is owed.
+    pub fn all_done() -> Self {
+        Outbox {
+            started_emitted: true,
+            finished_emitted: true,
+            slot_released: true,
+            slot_freed_emitted: true,
+            published: true,
+        }
+    }
+
+    /// Set a flag; `false` when it was set already (nothing to write).
+    pub fn set(&mut self, flag: OutboxFlag) -> bool {
+        let f = match flag {
+            OutboxFlag::Started => &mut self.started_emitted,
+            OutboxFlag::Finished => &mut self.finished_emitted,
+            OutboxFlag::SlotReleased => &mut self.slot_released,
+            OutboxFlag::SlotFreed => &mut self.slot_freed_emitted,
+            OutboxFlag::Published => &mut self.published,
+        };
+        !std::mem::replace(f, true)
     }
 }
 
@@ -228,7 +467,7 @@ mod tests {
 
     #[test]
     fn sagemaker_statuses_map_to_run_statuses_except_deleting() {
-        use crate::event::JobStatus as J;
+        use crate::domain::job::JobStatus as J;
         assert_eq!(RunStatus::observed(J::InProgress), Some(InProgress));
         assert_eq!(RunStatus::observed(J::Stopping), Some(Stopping));
         assert_eq!(RunStatus::observed(J::Completed), Some(Completed));

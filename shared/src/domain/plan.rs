@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Rejection;
-use crate::hub::{self, python_json_string, HubContent, MetricDefinition, TrainingRecipe};
-use crate::naming::{self, JobName};
-use crate::s3uri::{S3Uri, SAGEMAKER_MAX_S3_URI_LEN};
+use crate::domain::hub::{self, python_json_string, HubContent, MetricDefinition, TrainingRecipe};
+use crate::domain::naming::{self, JobName};
+use crate::domain::rejection::{Rejection, RejectionReason};
+use crate::domain::s3uri::{S3Uri, SAGEMAKER_MAX_S3_URI_LEN};
 
 /// What SageMaker runs when a job has no MaxRuntimeInSeconds of its own: the SDK's default, one day.
 pub const DEFAULT_MAX_RUNTIME_SECONDS: u32 = 86_400;
@@ -299,7 +299,7 @@ pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
         .or_else(|| hub.document.default_training_instance_type.clone())
         .ok_or_else(|| {
             Rejection::new(
-                "instance_type_missing",
+                RejectionReason::InstanceTypeMissing,
                 format!(
                     "{} names no default training instance type: set {}",
                     hub.hub_content_name,
@@ -311,7 +311,7 @@ pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
 
     if let Some(cap) = s.max_instance_count.filter(|cap| s.instance_count > *cap) {
         return Err(Rejection::new(
-            "cap_exceeded",
+            RejectionReason::CapExceeded,
             format!(
                 "instance_count {} is above {} ({cap})",
                 s.instance_count,
@@ -326,8 +326,7 @@ pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
             .as_deref()
             .map(|u| format!("its EULA is at {u}"))
             .unwrap_or_else(|| "its EULA is on the model's page in SageMaker Studio".into());
-        return Err(Rejection::new(
-            "eula_not_accepted",
+        return Err(Rejection::new(RejectionReason::EulaNotAccepted,
             format!(
                 "{} is a gated model: {eula}. Read it, then set `accept_eula = true` in [routes.{route}] to accept it \
                  for this route's fine-tunes",
@@ -339,7 +338,7 @@ pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
     let max_runtime = match (s.max_runtime_seconds, s.max_runtime_cap_seconds) {
         (Some(v), Some(cap)) if v > cap => {
             return Err(Rejection::new(
-                "cap_exceeded",
+                RejectionReason::CapExceeded,
                 format!(
                     "{} ({v}) is above {} ({cap})",
                     key("max_runtime_seconds"),
@@ -359,8 +358,7 @@ pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
 
     let max_wait = match &s.spot {
         Some(spot) if spot.max_wait_seconds < max_runtime => {
-            return Err(Rejection::new(
-                "bad_spot_settings",
+            return Err(Rejection::new(RejectionReason::BadSpotSettings,
                 format!(
                     "{} ({}) must be at least the job's max runtime ({max_runtime} s): SageMaker refuses a shorter wait",
                     key("spot.max_wait_seconds"),
@@ -446,8 +444,7 @@ pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
         )
     {
         if uri.len() > SAGEMAKER_MAX_S3_URI_LEN {
-            return Err(Rejection::new(
-                "uri_too_long",
+            return Err(Rejection::new(RejectionReason::UriTooLong,
                 format!(
                     "{what} ({}…) is {} characters long: SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}",
                     uri.to_string().chars().take(80).collect::<String>(),
@@ -540,8 +537,7 @@ fn hyperparameters(
                 .map(|h| h.name.as_str())
                 .collect();
             valid.sort_unstable();
-            return Err(Rejection::new(
-                "unknown_hyperparameter",
+            return Err(Rejection::new(RejectionReason::UnknownHyperparameter,
                 format!(
                     "`hyperparameters.{name}` in [routes.{route}]: {} has no hyperparameter `{name}`; it has: {}",
                     input.hub.public_model_id(),
@@ -550,8 +546,7 @@ fn hyperparameters(
             ));
         };
         spec.check(value).map_err(|why| {
-            Rejection::new(
-                "bad_hyperparameter",
+            Rejection::new(RejectionReason::BadHyperparameter,
                 format!(
                     "`hyperparameters.{name}` in [routes.{route}] is \"{value}\": {why} (the model's rule: {})",
                     spec.describe_rule()
@@ -569,8 +564,7 @@ fn hyperparameters(
         .iter()
         .find(|(_, v)| v.len() > MAX_HYPERPARAMETER_VALUE_LEN)
     {
-        return Err(Rejection::new(
-            "bad_hyperparameter",
+        return Err(Rejection::new(RejectionReason::BadHyperparameter,
             format!(
                 "`hyperparameters.{name}` in [routes.{route}] is {} characters once encoded: SageMaker accepts at most \
                  {MAX_HYPERPARAMETER_VALUE_LEN}",
@@ -621,8 +615,7 @@ fn tags(input: &PlanInput) -> Result<Vec<Tag>, Rejection> {
         value: v.clone(),
     }));
     if tags.len() > MAX_TAGS {
-        return Err(Rejection::new(
-            "too_many_tags",
+        return Err(Rejection::new(RejectionReason::TooManyTags,
             format!(
                 "`tags` in [routes.{}] has {} tags; with hubtune's {} the job would have {}, above SageMaker's {MAX_TAGS}",
                 input.route,
@@ -638,7 +631,7 @@ fn tags(input: &PlanInput) -> Result<Vec<Tag>, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::{HubContentType, HubDocument};
+    use crate::domain::hub::{HubContentType, HubDocument};
     use serde_json::{json, Value};
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
@@ -834,7 +827,7 @@ mod tests {
         let mut s = settings();
         s.accept_eula = false;
         let e = run(&hub(), &s).unwrap_err();
-        assert_eq!(e.code, "eula_not_accepted");
+        assert_eq!(e.reason.as_str(), "eula_not_accepted");
         assert!(
             e.message
                 .contains("`accept_eula = true` in [routes.support-bot]"),
@@ -931,7 +924,7 @@ mod tests {
             &s,
         )
         .unwrap_err();
-        assert_eq!(e.code, "instance_type_missing");
+        assert_eq!(e.reason.as_str(), "instance_type_missing");
         assert!(
             e.message
                 .contains("`instance_type` in [routes.support-bot]"),
@@ -940,7 +933,7 @@ mod tests {
         );
         s.instance_type = Some("ml.p3.2xlarge".into());
         assert_eq!(
-            run(&hub(), &s).unwrap_err().code,
+            run(&hub(), &s).unwrap_err().reason.as_str(),
             "instance_type_not_supported"
         );
     }
@@ -950,7 +943,7 @@ mod tests {
         let mut s = settings();
         s.hyperparameters.insert("epoch".into(), "0".into());
         let e = run(&hub(), &s).unwrap_err();
-        assert_eq!(e.code, "bad_hyperparameter");
+        assert_eq!(e.reason.as_str(), "bad_hyperparameter");
         assert!(
             e.message
                 .contains("`hyperparameters.epoch` in [routes.support-bot] is \"0\""),
@@ -963,13 +956,13 @@ mod tests {
         s.hyperparameters
             .insert("instruction_tuned".into(), "yes".into());
         let e = run(&hub(), &s).unwrap_err();
-        assert_eq!(e.code, "bad_hyperparameter");
+        assert_eq!(e.reason.as_str(), "bad_hyperparameter");
         assert!(e.message.contains("one of: True, False"), "{}", e.message);
 
         let mut s = settings();
         s.hyperparameters.insert("epochs".into(), "3".into());
         let e = run(&hub(), &s).unwrap_err();
-        assert_eq!(e.code, "unknown_hyperparameter");
+        assert_eq!(e.reason.as_str(), "unknown_hyperparameter");
         assert!(
             e.message.contains("`hyperparameters.epochs`"),
             "{}",
@@ -984,7 +977,10 @@ mod tests {
         let mut s = settings();
         s.hyperparameters
             .insert("sagemaker_program".into(), "evil.py".into());
-        assert_eq!(run(&hub(), &s).unwrap_err().code, "unknown_hyperparameter");
+        assert_eq!(
+            run(&hub(), &s).unwrap_err().reason.as_str(),
+            "unknown_hyperparameter"
+        );
 
         let mut s = settings();
         s.hyperparameters
@@ -1008,7 +1004,7 @@ mod tests {
         s.instance_count = 4;
         s.max_instance_count = Some(2);
         let e = run(&hub(), &s).unwrap_err();
-        assert_eq!(e.code, "cap_exceeded");
+        assert_eq!(e.reason.as_str(), "cap_exceeded");
         assert!(
             e.message
                 .contains("`max_instance_count` in [routes.support-bot] (2)"),
@@ -1020,7 +1016,7 @@ mod tests {
         s.max_runtime_seconds = Some(200_000);
         s.max_runtime_cap_seconds = Some(100_000);
         let e = run(&hub(), &s).unwrap_err();
-        assert_eq!(e.code, "cap_exceeded");
+        assert_eq!(e.reason.as_str(), "cap_exceeded");
         assert!(
             e.message
                 .contains("`max_runtime_seconds` in [routes.support-bot] (200000)"),
@@ -1064,7 +1060,7 @@ mod tests {
             .parse()
             .unwrap();
         let e = run(&hub(), &s).unwrap_err();
-        assert_eq!(e.code, "uri_too_long");
+        assert_eq!(e.reason.as_str(), "uri_too_long");
         assert!(e.message.contains("output path"), "{}", e.message);
     }
 
@@ -1138,7 +1134,7 @@ mod tests {
         // A spot wait shorter than the runtime is refused.
         s.spot.as_mut().unwrap().max_wait_seconds = 3600;
         let e = run(&h, &s).unwrap_err();
-        assert_eq!(e.code, "bad_spot_settings");
+        assert_eq!(e.reason.as_str(), "bad_spot_settings");
         assert!(
             e.message
                 .contains("`spot.max_wait_seconds` in [routes.support-bot]"),
@@ -1153,7 +1149,10 @@ mod tests {
         for i in 0..46 {
             s.tags.insert(format!("t{i}"), "v".into());
         }
-        assert_eq!(run(&hub(), &s).unwrap_err().code, "too_many_tags");
+        assert_eq!(
+            run(&hub(), &s).unwrap_err().reason.as_str(),
+            "too_many_tags"
+        );
     }
 
     #[test]

@@ -1,0 +1,28 @@
+//! The `Dataset Rejected` event: the one ending of a dataset that can never be launched as it is.
+
+use hubtune::domain::config::Config;
+use hubtune::domain::error::Result;
+use hubtune::domain::events::{self, EventContext};
+use hubtune::domain::rejection::Problems;
+use hubtune::runtime::context::Context;
+
+use crate::launch::Outcome;
+
+/// Send `Dataset Rejected` (its id from `id_key`, so a redelivery sends the same event) and end the dataset there.
+pub async fn reject(
+    ctx: &Context,
+    config: &Config,
+    ev: &EventContext,
+    id_key: &str,
+    problems: impl Into<Problems>,
+) -> Result<Outcome> {
+    let problems = problems.into();
+    let reason = problems.first().reason;
+    tracing::warn!(route = %ev.route, dataset = %ev.dataset_uri, %reason, problems = ?problems, "dataset rejected");
+    ctx.emit(
+        &config.deployment.event_bus,
+        &events::dataset_rejected(ev, id_key, &problems),
+    )
+    .await?;
+    Ok(Outcome::Rejected { reason })
+}

@@ -1,0 +1,90 @@
+//! The launcher's decisions that do not need I/O: where a delivery starts from, and what a CreateTrainingJob
+//! failure means for the dataset.
+
+use crate::domain::error::{Error, ErrorClass};
+use crate::domain::run::RunRecord;
+
+/// Where a delivery of a dataset starts, given its run record (if any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// No record: check, plan, take a slot, launch.
+    Fresh,
+    /// A record from an earlier delivery that did not launch (crashed, or queued for capacity): its frozen contents
+    /// stand; plan and launch again under the same name.
+    Resume,
+    /// The job exists: only what the record still owes is left to do.
+    AlreadyLaunched,
+}
+
+pub fn start(existing: Option<&RunRecord>) -> Start {
+    match existing {
+        None => Start::Fresh,
+        Some(r) if r.status.is_pre_launch() => Start::Resume,
+        Some(_) => Start::AlreadyLaunched,
+    }
+}
+
+/// What a failed CreateTrainingJob means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateFailure {
+    /// The deterministic name is taken: ours (a redelivery after a crash) or a stranger's.
+    NameInUse,
+    /// Quota or capacity: the dataset waits in the route's queue.
+    Capacity,
+    /// SageMaker refuses this request: the dataset is rejected (`launch_refused`).
+    Refused,
+    /// Try again later, or fix the deployment: the message stays on its queue.
+    KeepMessage,
+}
+
+pub fn create_failure(e: &Error) -> CreateFailure {
+    if e.aws_code() == Some("ResourceInUse") {
+        return CreateFailure::NameInUse;
+    }
+    match e.class() {
+        ErrorClass::Capacity => CreateFailure::Capacity,
+        ErrorClass::Permanent => CreateFailure::Refused,
+        ErrorClass::Retry | ErrorClass::Deployment => CreateFailure::KeepMessage,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws(code: &str, class: ErrorClass) -> Error {
+        Error::Aws {
+            service: "sagemaker",
+            operation: "CreateTrainingJob",
+            code: Some(code.into()),
+            message: "m".into(),
+            class,
+        }
+    }
+
+    #[test]
+    fn each_failure_class_has_its_ending() {
+        use CreateFailure::*;
+        assert_eq!(
+            create_failure(&aws("ResourceInUse", ErrorClass::Permanent)),
+            NameInUse
+        );
+        assert_eq!(
+            create_failure(&aws("ResourceLimitExceeded", ErrorClass::Capacity)),
+            Capacity
+        );
+        assert_eq!(
+            create_failure(&aws("ValidationException", ErrorClass::Permanent)),
+            Refused
+        );
+        assert_eq!(
+            create_failure(&aws("ThrottlingException", ErrorClass::Retry)),
+            KeepMessage
+        );
+        // Denied access is the deployment's fault: never a rejected dataset.
+        assert_eq!(
+            create_failure(&aws("AccessDeniedException", ErrorClass::Deployment)),
+            KeepMessage
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The pure core: what hubtune decides, given what was read. Nothing here does I/O, reads a clock (time is passed
+//! in) or names an SDK type; `scripts/check-structure` keeps it so.
+
+pub mod config;
+pub mod dataset;
+pub mod error;
+pub mod events;
+pub mod hub;
+pub mod inbound;
+pub mod job;
+pub mod launch;
+pub mod naming;
+pub mod plan;
+pub mod publication;
+pub mod rejection;
+pub mod route_queue;
+pub mod run;
+pub mod s3uri;
+pub mod versioned;
