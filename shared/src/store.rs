@@ -292,7 +292,7 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn create_then_update_bumps_the_revision() {
         let store = Store::new(Arc::new(MemoryObjects::default()));
         assert!(store
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(v, Counter { revision: 1, n: 1 });
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_409_and_a_412_are_retried_and_nothing_is_lost() {
         let objects = Arc::new(MemoryObjects::default());
         let store = Store::new(objects.clone());
@@ -327,7 +327,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn concurrent_updates_all_land() {
         let store = std::sync::Arc::new(Store::new(Arc::new(MemoryObjects::default())));
         let tasks: Vec<_> = (0..8)
@@ -351,7 +351,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn update_known_skips_the_read_and_rereads_after_a_lost_race() {
         let objects = Arc::new(MemoryObjects::default());
         let store = Store::new(objects.clone());
@@ -411,7 +411,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn endless_conflicts_become_a_retryable_error() {
         let objects = Arc::new(MemoryObjects::default());
         let store = Store::new(objects.clone());

@@ -1030,11 +1030,21 @@ fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/hub");
-
+    /// The repository's hub fixtures, embedded.
     fn fixture(name: &str) -> String {
-        let path = format!("{FIXTURES}/{name}");
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        match name {
+            "describe-hub-content.model-reference.json" => {
+                include_str!("../../../fixtures/hub/describe-hub-content.model-reference.json")
+            }
+            "meta-textgeneration-llama-2-13b-f.document.json" => include_str!(
+                "../../../fixtures/hub/meta-textgeneration-llama-2-13b-f.document.json"
+            ),
+            "meta-textgeneration-llama-3-2-1b.document.json" => {
+                include_str!("../../../fixtures/hub/meta-textgeneration-llama-3-2-1b.document.json")
+            }
+            other => panic!("no fixture {other}"),
+        }
+        .to_string()
     }
 
     fn llama_3_2_1b() -> HubDocument {

@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, TimeZone, Utc};
 use percent_encoding::percent_decode_str;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::job::JobStatus;
@@ -102,40 +102,91 @@ pub fn parse_body(body: &str) -> Vec<Inbound> {
     }
 }
 
+/// The fields of an S3 notification record that hubtune uses. `aws_lambda_events::s3::S3EventRecord` is stricter
+/// than what reaches hubtune: it refuses a record without `userIdentity`, `requestParameters`, `responseElements`
+/// or `ownerIdentity`, or without `eventTime`, all of which S3-compatible stores, replication tools and hand-written
+/// publishers omit. Every field here is optional, and each record is read on its own, so one odd record does not
+/// hide the others.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Record {
+    #[serde(default)]
+    event_name: Option<String>,
+    #[serde(default)]
+    event_time: Option<String>,
+    #[serde(default)]
+    s3: S3Entity,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct S3Entity {
+    #[serde(default)]
+    bucket: S3Bucket,
+    #[serde(default)]
+    object: S3Object,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct S3Bucket {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Object {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    size: Option<Value>,
+    #[serde(default)]
+    e_tag: Option<String>,
+    #[serde(default)]
+    version_id: Option<String>,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
 fn parse_s3_notification(body: &Value) -> Vec<Inbound> {
-    let event: S3Event = match serde_json::from_value(body.clone()) {
-        Ok(e) => e,
-        Err(_) => return vec![unrecognized(body)],
+    let Some(records) = body.get("Records").and_then(Value::as_array) else {
+        return vec![unrecognized(body)];
     };
-    event
-        .records
-        .into_iter()
-        .map(|r| {
-            let is_created = r
-                .event_name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("ObjectCreated"));
-            let (Some(bucket), Some(key)) = (r.s3.bucket.name, r.s3.object.key) else {
-                return Inbound::Unrecognized {
-                    shape: "S3 notification record without bucket or key".into(),
-                };
-            };
-            if !is_created {
-                return Inbound::Unrecognized {
-                    shape: format!("S3 notification `{}`", r.event_name.unwrap_or_default()),
-                };
-            }
-            Inbound::ObjectLanded(ObjectLanded {
-                bucket,
-                key: decode_notification_key(&key),
-                size: r.s3.object.size.unwrap_or(0).max(0) as u64,
-                etag: r.s3.object.e_tag.filter(|e| !e.is_empty()),
-                version_id: r.s3.object.version_id.filter(|v| !v.is_empty()),
-                sequencer: r.s3.object.sequencer.filter(|s| !s.is_empty()),
-                event_time: Some(r.event_time),
-            })
-        })
-        .collect()
+    records.iter().map(parse_s3_record).collect()
+}
+
+fn parse_s3_record(record: &Value) -> Inbound {
+    let Ok(r) = serde_json::from_value::<S3Record>(record.clone()) else {
+        return unrecognized(record);
+    };
+    // `ObjectCreated:Put` in S3's own notifications; `s3:ObjectCreated:Put` as some publishers spell it.
+    let name = r.event_name.unwrap_or_default();
+    let is_created = name.trim_start_matches("s3:").starts_with("ObjectCreated");
+    let o = r.s3.object;
+    let (Some(bucket), Some(key)) = (r.s3.bucket.name, o.key) else {
+        return Inbound::Unrecognized {
+            shape: "S3 notification record without bucket or key".into(),
+        };
+    };
+    if !is_created {
+        return Inbound::Unrecognized {
+            shape: format!("S3 notification `{name}`"),
+        };
+    }
+    Inbound::ObjectLanded(ObjectLanded {
+        bucket,
+        key: decode_notification_key(&key),
+        size: o.size.as_ref().and_then(Value::as_u64).unwrap_or(0),
+        etag: o.e_tag.filter(|e| !e.is_empty()),
+        version_id: o.version_id.filter(|v| !v.is_empty()),
+        sequencer: o.sequencer.filter(|s| !s.is_empty()),
+        event_time: r.event_time.as_deref().and_then(parse_time),
+    })
+}
+
+fn parse_time(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// S3 notifications encode keys form-style: `+` is a space, `%23` is `#`.
@@ -147,13 +198,12 @@ pub fn decode_notification_key(key: &str) -> String {
 }
 
 fn parse_eventbridge(body: &Value) -> Inbound {
-    let source = body["source"].as_str().unwrap_or_default();
-    let detail_type = body["detail-type"].as_str().unwrap_or_default();
-    let detail = &body["detail"];
-    let time = body["time"]
-        .as_str()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc));
+    let Ok(envelope) = serde_json::from_value::<EventBridgeEvent<Value>>(body.clone()) else {
+        return unrecognized(body);
+    };
+    let (source, detail_type) = (envelope.source.as_str(), envelope.detail_type.as_str());
+    let detail = &envelope.detail;
+    let time = envelope.time;
     match (source, detail_type) {
         ("aws.s3", "Object Created") => {
             let obj = &detail["object"];
@@ -307,12 +357,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The repository's event fixtures, embedded.
     fn fixture(name: &str) -> Value {
-        let path = format!("{}/../fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(
-            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
-        )
-        .unwrap()
+        let text = match name {
+            "eventbridge-s3.object-created.json" => {
+                include_str!("../../../fixtures/events/eventbridge-s3.object-created.json")
+            }
+            "s3-notification.object-created.json" => {
+                include_str!("../../../fixtures/events/s3-notification.object-created.json")
+            }
+            "sagemaker-training-state-change.aws-docs-sample.json" => include_str!(
+                "../../../fixtures/events/sagemaker-training-state-change.aws-docs-sample.json"
+            ),
+            "sagemaker-training-state-change.completed.json" => include_str!(
+                "../../../fixtures/events/sagemaker-training-state-change.completed.json"
+            ),
+            other => panic!("no fixture {other}"),
+        };
+        serde_json::from_str(text).unwrap()
     }
 
     fn one(v: &Value) -> Inbound {
@@ -359,6 +421,55 @@ mod tests {
         assert_eq!(
             (o.bucket, o.key, o.version_id, o.sequencer),
             (n.bucket, n.key, n.version_id, n.sequencer)
+        );
+    }
+
+    /// What S3-compatible stores, replication tools and hand-written publishers send: only the fields hubtune
+    /// reads, a `s3:`-prefixed event name, no `eventTime`.
+    #[test]
+    fn sparse_s3_records_are_read_not_dropped() {
+        let v = json!({"Records": [
+            {"eventName": "s3:ObjectCreated:Put",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "datasets/r/d/_SUCCESS"}}},
+            {"eventName": "ObjectCreated:CompleteMultipartUpload", "eventTime": "2026-11-27T09:14:03Z",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "datasets/r/e/_SUCCESS", "size": 0, "sequencer": "0A"}}}
+        ]});
+        let all = parse_message(&v);
+        assert_eq!(all.len(), 2);
+        let Inbound::ObjectLanded(first) = &all[0] else {
+            panic!("{:?}", all[0])
+        };
+        assert_eq!(
+            (first.bucket.as_str(), first.key.as_str()),
+            ("b", "datasets/r/d/_SUCCESS")
+        );
+        assert_eq!(first.event_time, None);
+        let Inbound::ObjectLanded(second) = &all[1] else {
+            panic!("{:?}", all[1])
+        };
+        assert_eq!(second.sequencer.as_deref(), Some("0A"));
+        assert!(second.event_time.is_some());
+    }
+
+    /// One odd record in a notification does not hide the good ones beside it.
+    #[test]
+    fn one_odd_record_does_not_hide_the_others() {
+        let mut v = fixture("s3-notification.object-created.json");
+        let good = v["Records"][0].clone();
+        v["Records"] = json!([{"eventName": 7, "s3": "nonsense"}, good, {"eventName": "ObjectRemoved:Delete",
+            "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]);
+        let all = parse_message(&v);
+        assert_eq!(all.len(), 3);
+        assert!(
+            matches!(all[0], Inbound::Unrecognized { .. }),
+            "{:?}",
+            all[0]
+        );
+        assert!(matches!(all[1], Inbound::ObjectLanded(_)), "{:?}", all[1]);
+        assert!(
+            matches!(all[2], Inbound::Unrecognized { .. }),
+            "{:?}",
+            all[2]
         );
     }
 

@@ -634,13 +634,27 @@ mod tests {
     use crate::domain::hub::{HubContentType, HubDocument};
     use serde_json::{json, Value};
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
     const FIXTURE_JOB: &str = "meta-textgeneration-llama-3-2-1b-2025-06-01-12-00-00-000";
     const FIXTURE_TRAINING: &str = "s3://my-bucket/datasets/train/";
 
+    /// The repository's fixtures, embedded.
     fn read(rel: &str) -> String {
-        let path = format!("{FIXTURES}/{rel}");
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        match rel {
+            "hub/describe-hub-content.model-reference.json" => {
+                include_str!("../../../fixtures/hub/describe-hub-content.model-reference.json")
+            }
+            "hub/meta-textgeneration-llama-2-13b-f.document.json" => include_str!(
+                "../../../fixtures/hub/meta-textgeneration-llama-2-13b-f.document.json"
+            ),
+            "sdk/create_training_job.accept_eula.json" => {
+                include_str!("../../../fixtures/sdk/create_training_job.accept_eula.json")
+            }
+            "sdk/create_training_job.no_eula.json" => {
+                include_str!("../../../fixtures/sdk/create_training_job.no_eula.json")
+            }
+            other => panic!("no fixture {other}"),
+        }
+        .to_string()
     }
 
     fn hub() -> HubContent {
