@@ -21,8 +21,7 @@ fn to_i32(value: u32, field: &str) -> Result<i32> {
     })
 }
 
-/// The SDK input for a planned request, field for field. Every struct of `plan` is destructured without `..`, so a
-/// field added there fails to compile here until it is sent.
+/// The SDK input for a planned request, field for field.
 pub(crate) fn training_job_input(
     req: &CreateTrainingJobRequest,
 ) -> Result<CreateTrainingJobInputBuilder> {
@@ -42,13 +41,34 @@ pub(crate) fn training_job_input(
         enable_managed_spot_training,
         checkpoint_config,
     } = req;
+    let tags = tags
+        .iter()
+        .map(|plan::Tag { key, value }| sm::Tag::builder().key(key).value(value).build())
+        .collect();
+    Ok(CreateTrainingJobInput::builder()
+        .training_job_name(training_job_name)
+        .algorithm_specification(sdk_algorithm(algorithm_specification))
+        .role_arn(role_arn)
+        .set_input_data_config(Some(input_data_config.iter().map(sdk_channel).collect()))
+        .output_data_config(sdk_output(output_data_config))
+        .resource_config(sdk_resources(resource_config)?)
+        .stopping_condition(sdk_stopping(stopping_condition)?)
+        .set_hyper_parameters(Some(hyper_parameters.clone().into_iter().collect()))
+        .set_environment(Some(environment.clone().into_iter().collect()))
+        .set_tags(Some(tags))
+        .enable_network_isolation(*enable_network_isolation)
+        .set_vpc_config(vpc_config.as_ref().map(sdk_vpc))
+        .set_enable_managed_spot_training(*enable_managed_spot_training)
+        .set_checkpoint_config(checkpoint_config.as_ref().map(sdk_checkpoint)))
+}
 
+fn sdk_algorithm(a: &plan::AlgorithmSpecification) -> sm::AlgorithmSpecification {
     let plan::AlgorithmSpecification {
         training_image,
         training_input_mode,
         metric_definitions,
-    } = algorithm_specification;
-    let algorithm = sm::AlgorithmSpecification::builder()
+    } = a;
+    sm::AlgorithmSpecification::builder()
         .training_image(training_image)
         .training_input_mode(sdk_input_mode(*training_input_mode))
         .set_metric_definitions((!metric_definitions.is_empty()).then(|| {
@@ -62,85 +82,66 @@ pub(crate) fn training_job_input(
                 })
                 .collect()
         }))
-        .build();
+        .build()
+}
 
-    let channels = input_data_config.iter().map(sdk_channel).collect();
-
+fn sdk_output(o: &plan::OutputDataConfig) -> sm::OutputDataConfig {
     let plan::OutputDataConfig {
         s3_output_path,
         kms_key_id,
-    } = output_data_config;
-    let output = sm::OutputDataConfig::builder()
+    } = o;
+    sm::OutputDataConfig::builder()
         .s3_output_path(s3_output_path.to_string())
         .set_kms_key_id(kms_key_id.clone())
-        .build();
+        .build()
+}
 
+fn sdk_resources(r: &plan::ResourceConfig) -> Result<sm::ResourceConfig> {
     let plan::ResourceConfig {
         instance_type,
         instance_count,
         volume_size_in_gb,
         volume_kms_key_id,
-    } = resource_config;
-    let resources = sm::ResourceConfig::builder()
+    } = r;
+    Ok(sm::ResourceConfig::builder()
         .instance_type(sm::TrainingInstanceType::from(instance_type.as_str()))
         .instance_count(to_i32(*instance_count, "InstanceCount")?)
         .volume_size_in_gb(to_i32(*volume_size_in_gb, "VolumeSizeInGB")?)
         .set_volume_kms_key_id(volume_kms_key_id.clone())
-        .build();
+        .build())
+}
 
+fn sdk_stopping(s: &plan::StoppingCondition) -> Result<sm::StoppingCondition> {
     let plan::StoppingCondition {
         max_runtime_in_seconds,
         max_wait_time_in_seconds,
-    } = stopping_condition;
-    let stopping = sm::StoppingCondition::builder()
+    } = s;
+    Ok(sm::StoppingCondition::builder()
         .max_runtime_in_seconds(to_i32(*max_runtime_in_seconds, "MaxRuntimeInSeconds")?)
         .set_max_wait_time_in_seconds(
             max_wait_time_in_seconds
                 .map(|v| to_i32(v, "MaxWaitTimeInSeconds"))
                 .transpose()?,
         )
-        .build();
+        .build())
+}
 
-    let tags = tags
-        .iter()
-        .map(|plan::Tag { key, value }| sm::Tag::builder().key(key).value(value).build())
-        .collect();
+fn sdk_vpc(v: &plan::VpcConfig) -> sm::VpcConfig {
+    let plan::VpcConfig {
+        security_group_ids,
+        subnets,
+    } = v;
+    sm::VpcConfig::builder()
+        .set_security_group_ids(Some(security_group_ids.clone()))
+        .set_subnets(Some(subnets.clone()))
+        .build()
+}
 
-    let vpc = vpc_config.as_ref().map(
-        |plan::VpcConfig {
-             security_group_ids,
-             subnets,
-         }| {
-            sm::VpcConfig::builder()
-                .set_security_group_ids(Some(security_group_ids.clone()))
-                .set_subnets(Some(subnets.clone()))
-                .build()
-        },
-    );
-
-    let checkpoint = checkpoint_config
-        .as_ref()
-        .map(|plan::CheckpointConfig { s3_uri }| {
-            sm::CheckpointConfig::builder()
-                .s3_uri(s3_uri.to_string())
-                .build()
-        });
-
-    Ok(CreateTrainingJobInput::builder()
-        .training_job_name(training_job_name)
-        .algorithm_specification(algorithm)
-        .role_arn(role_arn)
-        .set_input_data_config(Some(channels))
-        .output_data_config(output)
-        .resource_config(resources)
-        .stopping_condition(stopping)
-        .set_hyper_parameters(Some(hyper_parameters.clone().into_iter().collect()))
-        .set_environment(Some(environment.clone().into_iter().collect()))
-        .set_tags(Some(tags))
-        .enable_network_isolation(*enable_network_isolation)
-        .set_vpc_config(vpc)
-        .set_enable_managed_spot_training(*enable_managed_spot_training)
-        .set_checkpoint_config(checkpoint))
+fn sdk_checkpoint(c: &plan::CheckpointConfig) -> sm::CheckpointConfig {
+    let plan::CheckpointConfig { s3_uri } = c;
+    sm::CheckpointConfig::builder()
+        .s3_uri(s3_uri.to_string())
+        .build()
 }
 
 fn sdk_channel(channel: &plan::Channel) -> sm::Channel {

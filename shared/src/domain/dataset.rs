@@ -258,29 +258,7 @@ pub fn check_listing(
         ));
     }
     for f in &files {
-        match extension(&f.key) {
-            Some(ext) if rules.allowed_extensions.contains(&ext) => {}
-            ext => problems.push(
-                Rejection::new(RejectionReason::FileTypeNotAllowed,
-                    format!(
-                        "file type `{}` is not allowed on route {}: allowed are {} (allowed_extensions)",
-                        ext.unwrap_or_else(|| "(none)".into()),
-                        route.name,
-                        rules.allowed_extensions.join(", ")
-                    ),
-                )
-                .at(f.key.clone(), None),
-            ),
-        }
-        let uri_len = 5 + location.bucket().len() + 1 + f.key.len();
-        if uri_len > SAGEMAKER_MAX_S3_URI_LEN {
-            problems.push(
-                Rejection::new(RejectionReason::UriTooLong,
-                    format!("the object's S3 URI has {uri_len} characters; SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}"),
-                )
-                .at(f.key.clone(), None),
-            );
-        }
+        problems.extend(check_file(route, location, f));
     }
     let total_bytes: u64 = files.iter().map(|f| f.size).sum();
     if !files.is_empty() && total_bytes < rules.min_total_bytes {
@@ -307,6 +285,37 @@ pub fn check_listing(
     } else {
         Err(problems)
     }
+}
+
+/// One file's own problems: its type, and its URI's length.
+fn check_file(route: &Route, location: &S3Uri, f: &DatasetFile) -> Vec<Rejection> {
+    let rules = &route.dataset;
+    let mut problems = Vec::new();
+    match extension(&f.key) {
+        Some(ext) if rules.allowed_extensions.contains(&ext) => {}
+        ext => problems.push(
+            Rejection::new(
+                RejectionReason::FileTypeNotAllowed,
+                format!(
+                    "file type `{}` is not allowed on route {}: allowed are {} (allowed_extensions)",
+                    ext.unwrap_or_else(|| "(none)".into()),
+                    route.name,
+                    rules.allowed_extensions.join(", ")
+                ),
+            )
+            .at(f.key.clone(), None),
+        ),
+    }
+    let uri_len = 5 + location.bucket().len() + 1 + f.key.len();
+    if uri_len > SAGEMAKER_MAX_S3_URI_LEN {
+        problems.push(
+            Rejection::new(RejectionReason::UriTooLong,
+                format!("the object's S3 URI has {uri_len} characters; SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}"),
+            )
+            .at(f.key.clone(), None),
+        );
+    }
+    problems
 }
 
 /// Which files get their head read: the `.jsonl` ones.

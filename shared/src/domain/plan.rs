@@ -289,171 +289,17 @@ pub const TAG_DATASET: &str = "hubtune:dataset";
 ///   false or empty. Same meaning.
 pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
     let s = input.settings;
-    let hub = input.hub;
-    let route = input.route;
-    let key = |k: &str| format!("`{k}` in [routes.{route}]");
-
-    let instance_type = s
-        .instance_type
-        .clone()
-        .or_else(|| hub.document.default_training_instance_type.clone())
-        .ok_or_else(|| {
-            Rejection::new(
-                RejectionReason::InstanceTypeMissing,
-                format!(
-                    "{} names no default training instance type: set {}",
-                    hub.hub_content_name,
-                    key("instance_type")
-                ),
-            )
-        })?;
-    let recipe = hub.document.recipe(&instance_type)?;
-
-    if let Some(cap) = s.max_instance_count.filter(|cap| s.instance_count > *cap) {
-        return Err(Rejection::new(
-            RejectionReason::CapExceeded,
-            format!(
-                "instance_count {} is above {} ({cap})",
-                s.instance_count,
-                key("max_instance_count")
-            ),
-        ));
-    }
-
-    if recipe.gated && !s.accept_eula {
-        let eula = recipe
-            .eula_uri
-            .as_deref()
-            .map(|u| format!("its EULA is at {u}"))
-            .unwrap_or_else(|| "its EULA is on the model's page in SageMaker Studio".into());
-        return Err(Rejection::new(RejectionReason::EulaNotAccepted,
-            format!(
-                "{} is a gated model: {eula}. Read it, then set `accept_eula = true` in [routes.{route}] to accept it \
-                 for this route's fine-tunes",
-                hub.public_model_id()
-            ),
-        ));
-    }
-
-    let max_runtime = match (s.max_runtime_seconds, s.max_runtime_cap_seconds) {
-        (Some(v), Some(cap)) if v > cap => {
-            return Err(Rejection::new(
-                RejectionReason::CapExceeded,
-                format!(
-                    "{} ({v}) is above {} ({cap})",
-                    key("max_runtime_seconds"),
-                    key("max_runtime_cap_seconds")
-                ),
-            ))
-        }
-        (Some(v), _) => v,
-        // The document's value is a default, not a request: the route's cap bounds it.
-        (None, cap) => {
-            let v = recipe
-                .max_runtime_seconds
-                .unwrap_or(DEFAULT_MAX_RUNTIME_SECONDS);
-            cap.map_or(v, |c| v.min(c))
-        }
-    };
-
-    let max_wait = match &s.spot {
-        Some(spot) if spot.max_wait_seconds < max_runtime => {
-            return Err(Rejection::new(RejectionReason::BadSpotSettings,
-                format!(
-                    "{} ({}) must be at least the job's max runtime ({max_runtime} s): SageMaker refuses a shorter wait",
-                    key("spot.max_wait_seconds"),
-                    spot.max_wait_seconds
-                ),
-            ))
-        }
-        Some(spot) => Some(spot.max_wait_seconds),
-        None => None,
-    };
-
+    let instance_type = instance_type(input)?;
+    let recipe = input.hub.document.recipe(&instance_type)?;
+    check_instance_count(input)?;
+    check_eula(input, &recipe)?;
+    let max_runtime = max_runtime(input, &recipe)?;
+    let max_wait = max_wait(input, max_runtime)?;
     let hyper_parameters = hyperparameters(input, &recipe)?;
-
     let mut environment = recipe.environment.clone();
     environment.extend(s.environment.clone());
-
-    let model_artifact = recipe.model_artifact.uri(input.region)?;
-    let hub_access = hub.is_reference().then(|| HubAccessConfig {
-        hub_content_arn: hub.hub_content_arn.clone(),
-    });
-
-    let (training_type, training_uri) = match &input.training_channel {
-        TrainingChannel::Manifest(uri) => (S3DataType::ManifestFile, uri.clone()),
-        TrainingChannel::Prefix(uri) => (S3DataType::S3Prefix, uri.as_prefix()),
-    };
-    // SageMaker brokers access to the model's sample dataset only through the reference, as the SDK does.
-    let training_hub_access = hub_access.clone().filter(|_| {
-        recipe.default_training_dataset_uri.as_deref() == Some(training_uri.to_string().as_str())
-    });
-
-    let mut input_data_config = vec![
-        Channel {
-            channel_name: "training".into(),
-            data_source: s3_source(training_type, training_uri, training_hub_access, None),
-            content_type: None,
-            input_mode: None,
-            compression_type: None,
-        },
-        Channel {
-            channel_name: "model".into(),
-            data_source: s3_source(
-                // S3Prefix even for a single .tar.gz, as the SDK sends it: the key matches itself as a prefix.
-                S3DataType::S3Prefix,
-                model_artifact,
-                hub_access,
-                s.accept_eula
-                    .then_some(ModelAccessConfig { accept_eula: true }),
-            ),
-            content_type: Some("application/x-sagemaker-model".into()),
-            input_mode: Some(TrainingInputMode::File),
-            // The SDK never sends TrainingArtifactCompressionType on the model channel; neither does hubtune.
-            compression_type: None,
-        },
-    ];
-    if recipe.network_isolation {
-        // Under network isolation the container cannot fetch its code: it comes in as a channel.
-        input_data_config.push(Channel {
-            channel_name: "code".into(),
-            data_source: s3_source(S3DataType::S3Prefix, recipe.code_uri.clone(), None, None),
-            content_type: None,
-            input_mode: None,
-            compression_type: None,
-        });
-    }
-
-    for (what, uri) in input_data_config
-        .iter()
-        .map(|c| {
-            (
-                format!("the {} channel", c.channel_name),
-                &c.data_source.s3_data_source.s3_uri,
-            )
-        })
-        .chain(std::iter::once((
-            "the output path".to_string(),
-            &s.output_path,
-        )))
-        .chain(
-            s.spot
-                .iter()
-                .filter_map(|sp| sp.checkpoint_s3_uri.as_ref())
-                .map(|u| ("the checkpoint path".to_string(), u)),
-        )
-    {
-        if uri.len() > SAGEMAKER_MAX_S3_URI_LEN {
-            return Err(Rejection::new(RejectionReason::UriTooLong,
-                format!(
-                    "{what} ({}…) is {} characters long: SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}",
-                    uri.to_string().chars().take(80).collect::<String>(),
-                    uri.len()
-                ),
-            ));
-        }
-    }
-
+    let input_data_config = channels(input, &recipe)?;
+    check_uri_lengths(input, &input_data_config)?;
     let tags = tags(input)?;
 
     Ok(CreateTrainingJobRequest {
@@ -498,6 +344,192 @@ pub fn plan(input: &PlanInput) -> Result<CreateTrainingJobRequest, Rejection> {
             .and_then(|sp| sp.checkpoint_s3_uri.clone())
             .map(|s3_uri| CheckpointConfig { s3_uri }),
     })
+}
+
+/// How a route key is named in messages: `` `instance_type` in [routes.support-bot] ``.
+fn route_key(input: &PlanInput, k: &str) -> String {
+    format!("`{k}` in [routes.{}]", input.route)
+}
+
+/// The route's instance type, else the document's default.
+fn instance_type(input: &PlanInput) -> Result<String, Rejection> {
+    let hub = input.hub;
+    input
+        .settings
+        .instance_type
+        .clone()
+        .or_else(|| hub.document.default_training_instance_type.clone())
+        .ok_or_else(|| {
+            Rejection::new(
+                RejectionReason::InstanceTypeMissing,
+                format!(
+                    "{} names no default training instance type: set {}",
+                    hub.hub_content_name,
+                    route_key(input, "instance_type")
+                ),
+            )
+        })
+}
+
+fn check_instance_count(input: &PlanInput) -> Result<(), Rejection> {
+    let s = input.settings;
+    match s.max_instance_count.filter(|cap| s.instance_count > *cap) {
+        Some(cap) => Err(Rejection::new(
+            RejectionReason::CapExceeded,
+            format!(
+                "instance_count {} is above {} ({cap})",
+                s.instance_count,
+                route_key(input, "max_instance_count")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_eula(input: &PlanInput, recipe: &TrainingRecipe) -> Result<(), Rejection> {
+    if !recipe.gated || input.settings.accept_eula {
+        return Ok(());
+    }
+    let eula = recipe
+        .eula_uri
+        .as_deref()
+        .map(|u| format!("its EULA is at {u}"))
+        .unwrap_or_else(|| "its EULA is on the model's page in SageMaker Studio".into());
+    Err(Rejection::new(
+        RejectionReason::EulaNotAccepted,
+        format!(
+            "{} is a gated model: {eula}. Read it, then set `accept_eula = true` in [routes.{}] to accept it \
+             for this route's fine-tunes",
+            input.hub.public_model_id(),
+            input.route
+        ),
+    ))
+}
+
+fn max_runtime(input: &PlanInput, recipe: &TrainingRecipe) -> Result<u32, Rejection> {
+    let s = input.settings;
+    match (s.max_runtime_seconds, s.max_runtime_cap_seconds) {
+        (Some(v), Some(cap)) if v > cap => Err(Rejection::new(
+            RejectionReason::CapExceeded,
+            format!(
+                "{} ({v}) is above {} ({cap})",
+                route_key(input, "max_runtime_seconds"),
+                route_key(input, "max_runtime_cap_seconds")
+            ),
+        )),
+        (Some(v), _) => Ok(v),
+        // The document's value is a default, not a request: the route's cap bounds it.
+        (None, cap) => {
+            let v = recipe
+                .max_runtime_seconds
+                .unwrap_or(DEFAULT_MAX_RUNTIME_SECONDS);
+            Ok(cap.map_or(v, |c| v.min(c)))
+        }
+    }
+}
+
+fn max_wait(input: &PlanInput, max_runtime: u32) -> Result<Option<u32>, Rejection> {
+    match &input.settings.spot {
+        Some(spot) if spot.max_wait_seconds < max_runtime => Err(Rejection::new(
+            RejectionReason::BadSpotSettings,
+            format!(
+                "{} ({}) must be at least the job's max runtime ({max_runtime} s): SageMaker refuses a shorter wait",
+                route_key(input, "spot.max_wait_seconds"),
+                spot.max_wait_seconds
+            ),
+        )),
+        Some(spot) => Ok(Some(spot.max_wait_seconds)),
+        None => Ok(None),
+    }
+}
+
+/// The training channel, the model channel (through the hub reference), and under network isolation the code.
+fn channels(input: &PlanInput, recipe: &TrainingRecipe) -> Result<Vec<Channel>, Rejection> {
+    let hub = input.hub;
+    let model_artifact = recipe.model_artifact.uri(input.region)?;
+    let hub_access = hub.is_reference().then(|| HubAccessConfig {
+        hub_content_arn: hub.hub_content_arn.clone(),
+    });
+    let (training_type, training_uri) = match &input.training_channel {
+        TrainingChannel::Manifest(uri) => (S3DataType::ManifestFile, uri.clone()),
+        TrainingChannel::Prefix(uri) => (S3DataType::S3Prefix, uri.as_prefix()),
+    };
+    // SageMaker brokers access to the model's sample dataset only through the reference, as the SDK does.
+    let training_hub_access = hub_access.clone().filter(|_| {
+        recipe.default_training_dataset_uri.as_deref() == Some(training_uri.to_string().as_str())
+    });
+    let mut channels = vec![
+        Channel {
+            channel_name: "training".into(),
+            data_source: s3_source(training_type, training_uri, training_hub_access, None),
+            content_type: None,
+            input_mode: None,
+            compression_type: None,
+        },
+        Channel {
+            channel_name: "model".into(),
+            data_source: s3_source(
+                // S3Prefix even for a single .tar.gz, as the SDK sends it: the key matches itself as a prefix.
+                S3DataType::S3Prefix,
+                model_artifact,
+                hub_access,
+                input
+                    .settings
+                    .accept_eula
+                    .then_some(ModelAccessConfig { accept_eula: true }),
+            ),
+            content_type: Some("application/x-sagemaker-model".into()),
+            input_mode: Some(TrainingInputMode::File),
+            // The SDK never sends TrainingArtifactCompressionType on the model channel; neither does hubtune.
+            compression_type: None,
+        },
+    ];
+    if recipe.network_isolation {
+        // Under network isolation the container cannot fetch its code: it comes in as a channel.
+        channels.push(Channel {
+            channel_name: "code".into(),
+            data_source: s3_source(S3DataType::S3Prefix, recipe.code_uri.clone(), None, None),
+            content_type: None,
+            input_mode: None,
+            compression_type: None,
+        });
+    }
+    Ok(channels)
+}
+
+/// Every S3 URI of the request within SageMaker's length limit.
+fn check_uri_lengths(input: &PlanInput, channels: &[Channel]) -> Result<(), Rejection> {
+    let s = input.settings;
+    let uris = channels
+        .iter()
+        .map(|c| {
+            (
+                format!("the {} channel", c.channel_name),
+                &c.data_source.s3_data_source.s3_uri,
+            )
+        })
+        .chain(std::iter::once((
+            "the output path".to_string(),
+            &s.output_path,
+        )))
+        .chain(
+            s.spot
+                .iter()
+                .filter_map(|sp| sp.checkpoint_s3_uri.as_ref())
+                .map(|u| ("the checkpoint path".to_string(), u)),
+        );
+    for (what, uri) in uris {
+        if uri.len() > SAGEMAKER_MAX_S3_URI_LEN {
+            return Err(Rejection::new(RejectionReason::UriTooLong,
+                format!(
+                    "{what} ({}…) is {} characters long: SageMaker accepts at most {SAGEMAKER_MAX_S3_URI_LEN}",
+                    uri.to_string().chars().take(80).collect::<String>(),
+                    uri.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn s3_source(

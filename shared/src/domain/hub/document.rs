@@ -208,38 +208,18 @@ impl HubDocument {
 
     /// The recipe for one instance type.
     pub fn recipe(&self, instance_type: &str) -> Result<TrainingRecipe, Rejection> {
-        if !self.training_supported {
-            return Err(Rejection::new(RejectionReason::ModelNotTrainable,
-                "the hub content document says TrainingSupported is false: this model cannot be fine-tuned",
-            ));
-        }
-        if !self.supported_training_instance_types.is_empty()
-            && !self
-                .supported_training_instance_types
-                .iter()
-                .any(|t| t == instance_type)
-        {
-            return Err(Rejection::new(
-                RejectionReason::InstanceTypeNotSupported,
-                format!(
-                    "{instance_type} is not one of the model's training instance types: {}",
-                    self.supported_training_instance_types.join(", ")
-                ),
-            ));
-        }
+        self.check_trainable_on(instance_type)?;
         let missing = |key: &str| {
             Rejection::new(RejectionReason::ModelNotTrainable,
                 format!("the hub content document has no {key} for {instance_type}: the model cannot be fine-tuned"),
             )
         };
         let v = VariantLookup::new(self.training_instance_type_variants.as_ref(), instance_type);
-
         let image_uri = v
             .property(|p| p.image_uri.as_deref())
             .or(self.training_ecr_uri.as_deref().filter(|s| !s.is_empty()))
             .ok_or_else(|| missing("training image (variant ImageUri or TrainingEcrUri)"))?
             .to_string();
-
         let artifact = v
             .property(|p| p.training_artifact_uri.as_deref())
             .or(self
@@ -247,20 +227,6 @@ impl HubDocument {
                 .as_deref()
                 .filter(|s| !s.is_empty()))
             .ok_or_else(|| missing("TrainingArtifactUri"))?;
-        let model_artifact = if artifact.starts_with("s3://") {
-            ModelArtifact::Uri(artifact.parse().map_err(|e| {
-                Rejection::new(
-                    RejectionReason::ModelNotTrainable,
-                    format!("TrainingArtifactUri: {e}"),
-                )
-            })?)
-        } else {
-            ModelArtifact::JumpStartKey {
-                key: artifact.to_string(),
-                gated_bucket: self.gated_bucket,
-            }
-        };
-
         let code = self
             .training_prepacked_script_uri
             .as_deref()
@@ -278,39 +244,17 @@ impl HubDocument {
                 format!("training script: {e}"),
             )
         })?;
-
-        // Document algorithm specs, then the variant's replacing by name (the SDK sends every variant spec).
-        let mut hyperparameters: Vec<HyperparameterSpec> = self
-            .hyperparameters
-            .iter()
-            .filter(|h| h.scope == HyperparameterScope::Algorithm)
-            .cloned()
-            .collect();
-        for spec in v.hyperparameters() {
-            match hyperparameters.iter_mut().find(|h| h.name == spec.name) {
-                Some(existing) => *existing = spec,
-                None => hyperparameters.push(spec),
-            }
-        }
-
-        // As the SDK: a variant metric replaces the document's of the same name and goes to the end.
-        let mut metric_definitions = self.training_metrics.clone();
-        for m in v.metrics() {
-            metric_definitions.retain(|d| d.name != m.name);
-            metric_definitions.push(m);
-        }
-
         Ok(TrainingRecipe {
             instance_type: instance_type.to_string(),
             image_uri,
-            model_artifact,
+            model_artifact: self.model_artifact(artifact)?,
             artifact_compression: self.training_artifact_compression_type,
             gated_model_env_var_uri: v
                 .property(|p| p.gated_model_env_var_uri.as_deref())
                 .map(str::to_string),
             environment: v.environment(),
-            hyperparameters,
-            metric_definitions,
+            hyperparameters: self.hyperparameters_with(&v),
+            metric_definitions: self.metrics_with(&v),
             code_uri,
             network_isolation: self.training_enable_network_isolation,
             volume_size_gb: sdk_volume_size_gb(instance_type, self.training_volume_size),
@@ -319,6 +263,70 @@ impl HubDocument {
             gated: self.is_gated(),
             eula_uri: self.hosting_eula_uri.clone(),
         })
+    }
+
+    /// Training is supported, and on this instance type.
+    fn check_trainable_on(&self, instance_type: &str) -> Result<(), Rejection> {
+        if !self.training_supported {
+            return Err(Rejection::new(RejectionReason::ModelNotTrainable,
+                "the hub content document says TrainingSupported is false: this model cannot be fine-tuned",
+            ));
+        }
+        let supported = &self.supported_training_instance_types;
+        if !supported.is_empty() && !supported.iter().any(|t| t == instance_type) {
+            return Err(Rejection::new(
+                RejectionReason::InstanceTypeNotSupported,
+                format!(
+                    "{instance_type} is not one of the model's training instance types: {}",
+                    supported.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A full URI, or (as the SDK expects of a variant) a key in the region's JumpStart bucket.
+    fn model_artifact(&self, artifact: &str) -> Result<ModelArtifact, Rejection> {
+        if !artifact.starts_with("s3://") {
+            return Ok(ModelArtifact::JumpStartKey {
+                key: artifact.to_string(),
+                gated_bucket: self.gated_bucket,
+            });
+        }
+        let uri = artifact.parse().map_err(|e| {
+            Rejection::new(
+                RejectionReason::ModelNotTrainable,
+                format!("TrainingArtifactUri: {e}"),
+            )
+        })?;
+        Ok(ModelArtifact::Uri(uri))
+    }
+
+    /// Document algorithm specs, then the variant's replacing by name (the SDK sends every variant spec).
+    fn hyperparameters_with(&self, v: &VariantLookup) -> Vec<HyperparameterSpec> {
+        let mut specs: Vec<HyperparameterSpec> = self
+            .hyperparameters
+            .iter()
+            .filter(|h| h.scope == HyperparameterScope::Algorithm)
+            .cloned()
+            .collect();
+        for spec in v.hyperparameters() {
+            match specs.iter_mut().find(|h| h.name == spec.name) {
+                Some(existing) => *existing = spec,
+                None => specs.push(spec),
+            }
+        }
+        specs
+    }
+
+    /// As the SDK: a variant metric replaces the document's of the same name and goes to the end.
+    fn metrics_with(&self, v: &VariantLookup) -> Vec<MetricDefinition> {
+        let mut metrics = self.training_metrics.clone();
+        for m in v.metrics() {
+            metrics.retain(|d| d.name != m.name);
+            metrics.push(m);
+        }
+        metrics
     }
 }
 
