@@ -159,6 +159,12 @@ impl Launch<'_> {
         }
         let planned = match self.plan(existing.as_ref().map(|v| &v.value)).await? {
             Ok(p) => p,
+            // An earlier delivery may have left a record (and a slot) behind: both end with the rejection.
+            Err(problems) if existing.is_some() => {
+                release_slot(self.ctx, self.config, &self.route.name, self.job.as_str()).await?;
+                mark_refused(self.ctx, &self.key, problems.first()).await?;
+                return self.reject(problems).await;
+            }
             Err(problems) => return self.reject(problems).await,
         };
         if self.take_slot().await? == Take::Full {
@@ -480,9 +486,10 @@ pub async fn rerun(ctx: &Context, dataset_uri: &S3Uri) -> Result<Outcome> {
         else {
             continue;
         };
+        // The newest upload of the folder, and of it the highest attempt: the same answer in any listing order.
         if latest
             .as_ref()
-            .is_none_or(|l| d.identity.attempt > l.identity.attempt || d.time > l.time)
+            .is_none_or(|l| (d.time, d.identity.attempt) > (l.time, l.identity.attempt))
         {
             latest = Some(d);
         }

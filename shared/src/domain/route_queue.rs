@@ -100,12 +100,14 @@ impl QueueEntry {
         true
     }
 
-    /// The key of an entry under the state prefix: `queue/<route>/<dataset time>-<identity hash>.json`.
+    /// The key of an entry under the state prefix: `queue/<route>/<dataset time>-<identity hash>.json`, so that a
+    /// listing is the queue in order. The time is taken to the second: S3 notifications carry milliseconds and
+    /// EventBridge only seconds, and one upload delivered in both envelopes must be one entry.
     pub fn key(dataset: &DatasetLanded, identity_hash: &str) -> String {
         format!(
             "queue/{}/{}-{}.json",
             dataset.route,
-            dataset.time.format("%Y%m%dT%H%M%S%.3fZ"),
+            dataset.time.format("%Y%m%dT%H%M%SZ"),
             &identity_hash[..16]
         )
     }
