@@ -437,11 +437,8 @@ impl Launch<'_> {
                 "launch.before_started_event",
                 &format!("{} {}", self.job, self.d.location),
             )?;
-            ctx.emit(
-                &self.config.deployment.event_bus,
-                &events::training_run_started(&preview),
-            )
-            .await?;
+            ctx.emit(self.config, &events::training_run_started(&preview))
+                .await?;
         }
         ctx.store
             .update_known(&self.key, current, |r| {

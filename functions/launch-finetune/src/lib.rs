@@ -25,7 +25,19 @@ pub use launch::{launch_dataset, on_object, rerun, Outcome};
 
 /// The Lambda entry point: an SQS batch, or a single event.
 pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
-    hubtune::runtime::batch::run(payload, |body| async move { process(ctx, &body).await }).await
+    handle_until(ctx, payload, || None).await
+}
+
+/// `handle`, starting no record that the time left (`remaining`) would not cover: those come back at once.
+pub async fn handle_until(
+    ctx: &Context,
+    payload: Value,
+    remaining: impl FnMut() -> Option<std::time::Duration>,
+) -> Result<Value, Error> {
+    hubtune::runtime::batch::run_until(payload, remaining, |body| async move {
+        process(ctx, &body).await
+    })
+    .await
 }
 
 /// One message: everything in it is handled, the worst failure is returned after the rest were tried.

@@ -56,7 +56,7 @@ pub async fn enqueue(
         .create(&config.deployment.state_key(&rel), &entry)
         .await?;
     ctx.emit(
-        &config.deployment.event_bus,
+        config,
         &events::dataset_queued(ev, &d.identity.canonical(), why, &rel),
     )
     .await?;

@@ -19,10 +19,7 @@ pub async fn reject(
     let problems = problems.into();
     let reason = problems.first().reason;
     tracing::warn!(route = %ev.route, dataset = %ev.dataset_uri, %reason, problems = ?problems, "dataset rejected");
-    ctx.emit(
-        &config.deployment.event_bus,
-        &events::dataset_rejected(ev, id_key, &problems),
-    )
-    .await?;
+    ctx.emit(config, &events::dataset_rejected(ev, id_key, &problems))
+        .await?;
     Ok(Outcome::Rejected { reason })
 }

@@ -30,8 +30,21 @@ pub enum Published {
     Ignored,
 }
 
+/// The Lambda entry point: an SQS batch, or a single event.
 pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
-    hubtune::runtime::batch::run(payload, |body| async move { process(ctx, &body).await }).await
+    handle_until(ctx, payload, || None).await
+}
+
+/// `handle`, starting no record that the time left (`remaining`) would not cover: those come back at once.
+pub async fn handle_until(
+    ctx: &Context,
+    payload: Value,
+    remaining: impl FnMut() -> Option<std::time::Duration>,
+) -> Result<Value, Error> {
+    hubtune::runtime::batch::run_until(payload, remaining, |body| async move {
+        process(ctx, &body).await
+    })
+    .await
 }
 
 pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
@@ -134,7 +147,7 @@ async fn publish_failure(
     }
     let job = r.job_name.as_str();
     ctx.emit(
-        &config.deployment.event_bus,
+        config,
         &events::finetune_failed(
             &r,
             &history,
@@ -204,7 +217,7 @@ async fn publish_model(
         &format!("{job} {}", r.dataset_uri),
     )?;
     ctx.emit(
-        &config.deployment.event_bus,
+        config,
         &events::model_published(r, &manifest, &manifest_uri.to_string(), latest_moved),
     )
     .await?;

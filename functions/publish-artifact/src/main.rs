@@ -1,3 +1,4 @@
+use hubtune::runtime::batch::until_deadline;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -8,7 +9,8 @@ async fn main() -> Result<(), Error> {
     ctx.prime().await;
     let ctx = &ctx;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        publish_artifact::handle(ctx, event.payload)
+        let remaining = until_deadline(event.context.deadline);
+        publish_artifact::handle_until(ctx, event.payload, remaining)
             .await
             .map_err(Error::from)
     }))

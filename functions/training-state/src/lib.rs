@@ -20,8 +20,21 @@ use tracing::Instrument;
 pub use reconcile::{reconcile, GONE_AFTER_SECONDS};
 pub use sweep::{sweep, sweep_with, SweepReport, REPUBLISH_AFTER_SECONDS, STUCK_LAUNCH_SECONDS};
 
+/// The Lambda entry point: an SQS batch, or a single event.
 pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
-    hubtune::runtime::batch::run(payload, |body| async move { process(ctx, &body).await }).await
+    handle_until(ctx, payload, || None).await
+}
+
+/// `handle`, starting no record that the time left (`remaining`) would not cover: those come back at once.
+pub async fn handle_until(
+    ctx: &Context,
+    payload: Value,
+    remaining: impl FnMut() -> Option<std::time::Duration>,
+) -> Result<Value, Error> {
+    hubtune::runtime::batch::run_until(payload, remaining, |body| async move {
+        process(ctx, &body).await
+    })
+    .await
 }
 
 pub async fn process(ctx: &Context, body: &Value) -> Result<()> {

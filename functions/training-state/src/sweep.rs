@@ -108,11 +108,7 @@ async fn repair(
         }
         SweepAction::Republish => {
             // publish-artifact never confirmed: send the same event again (same event_id).
-            ctx.emit(
-                &config.deployment.event_bus,
-                &events::training_run_finished(&r),
-            )
-            .await?;
+            ctx.emit(config, &events::training_run_finished(&r)).await?;
             report.republished += 1;
         }
     }
@@ -179,10 +175,7 @@ async fn nudge(ctx: &Context, config: &Config, route: &Route, now: DateTime<Utc>
         return Ok(false);
     }
     let key = format!("sweep-{}", now.timestamp_millis());
-    ctx.emit(
-        &config.deployment.event_bus,
-        &events::route_slot_freed(&route.name, &key),
-    )
-    .await?;
+    ctx.emit(config, &events::route_slot_freed(&route.name, &key))
+        .await?;
     Ok(true)
 }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod event_size;
 pub mod events;
 pub mod hub;
 pub mod inbound;

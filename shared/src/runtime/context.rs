@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::config::{Config, DeploymentEnv};
 use crate::domain::error::{Error, ErrorClass, Result};
+use crate::domain::event_size;
 use crate::domain::events::OutgoingEvent;
 use crate::ports::{Clock, EventBus, Hub, ObjectStore, Ports, TrainingJobs};
 use crate::runtime::config_cache::{ConfigCache, ConfigSource};
@@ -75,11 +76,25 @@ impl Context {
         }
     }
 
-    /// Send one event and say whether EventBridge accepted it (an entry-level failure is a retryable error).
-    pub async fn emit(&self, bus: &str, event: &OutgoingEvent) -> Result<()> {
+    /// Send one event to the deployment's bus and say whether EventBridge accepted it (an entry-level failure is a
+    /// retryable error). An event over EventBridge's entry limit is shrunk to fit, its whole detail written first
+    /// under `<state_prefix>events/<event_id>.json`, which the event names as `detail_uri`.
+    pub async fn emit(&self, config: &Config, event: &OutgoingEvent) -> Result<()> {
+        let full_detail = config
+            .deployment
+            .state_key(&format!("events/{}.json", event.event_id()));
+        let fitted = event_size::fit(event, &full_detail.to_string());
+        if fitted.is_some() {
+            let body = serde_json::to_vec(&event.detail).map_err(|e| Error::State {
+                key: full_detail.to_string(),
+                message: e.to_string(),
+            })?;
+            self.store.put_idempotent(&full_detail, body).await?;
+        }
+        let sent = fitted.as_ref().unwrap_or(event);
         let results = self
             .bus
-            .put_events(bus, std::slice::from_ref(event))
+            .put_events(&config.deployment.event_bus, std::slice::from_ref(sent))
             .await?;
         let refused = |message: String| Error::Aws {
             service: "eventbridge",

@@ -51,17 +51,16 @@ pub async fn work_outbox(
 ) -> Result<Versioned<RunRecord>> {
     let r = known.value.clone();
     let owed = r.owes();
-    let bus = &config.deployment.event_bus;
     let job = r.job_name.as_str();
     let scope = format!("{job} {}", r.dataset_uri);
     if owed.started {
         crash_point("launch.before_started_event", &scope)?;
-        ctx.emit(bus, &events::training_run_started(&r)).await?;
+        ctx.emit(config, &events::training_run_started(&r)).await?;
         known = set_flag(ctx, key, known, OutboxFlag::Started).await?;
     }
     if owed.finished {
         crash_point("state.before_finished_event", &scope)?;
-        ctx.emit(bus, &events::training_run_finished(&r)).await?;
+        ctx.emit(config, &events::training_run_finished(&r)).await?;
         known = set_flag(ctx, key, known, OutboxFlag::Finished).await?;
     }
     if owed.release_slot {
@@ -69,7 +68,7 @@ pub async fn work_outbox(
         known = set_flag(ctx, key, known, OutboxFlag::SlotReleased).await?;
     }
     if owed.slot_freed {
-        ctx.emit(bus, &events::route_slot_freed(&r.route, job))
+        ctx.emit(config, &events::route_slot_freed(&r.route, job))
             .await?;
         known = set_flag(ctx, key, known, OutboxFlag::SlotFreed).await?;
     }
