@@ -148,7 +148,12 @@ struct S3Object {
 }
 
 fn parse_s3_notification(body: &Value) -> Vec<Inbound> {
-    let Some(records) = body.get("Records").and_then(Value::as_array) else {
+    // No records at all is not a notification hubtune can act on: said, not silently nothing.
+    let Some(records) = body
+        .get("Records")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+    else {
         return vec![unrecognized(body)];
     };
     records.iter().map(parse_s3_record).collect()
@@ -571,5 +576,94 @@ mod tests {
         ));
         let sns = json!({"Type": "Notification", "Message": test_event.to_string()});
         assert_eq!(parse_message(&sns), vec![Inbound::S3TestEvent]);
+    }
+
+    mod no_panic {
+        //! Any JSON, and any shape near the real ones, is parsed into some `Inbound` without a panic.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_map(|f| json!(f)),
+                ".{0,40}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop_oneof![
+                            Just("Records".to_string()),
+                            Just("s3".to_string()),
+                            Just("detail".to_string()),
+                            Just("detail-type".to_string()),
+                            Just("source".to_string()),
+                            Just("Type".to_string()),
+                            Just("Message".to_string()),
+                            Just("eventName".to_string()),
+                            ".{0,12}"
+                        ],
+                        inner,
+                        0..6
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Real envelopes with one field replaced by anything.
+        fn near_real() -> impl Strategy<Value = Value> {
+            let bases = vec![
+                fixture("s3-notification.object-created.json"),
+                fixture("eventbridge-s3.object-created.json"),
+                fixture("sagemaker-training-state-change.completed.json"),
+                fixture("sagemaker-training-state-change.aws-docs-sample.json"),
+            ];
+            (0..bases.len(), json_value(), 0usize..8).prop_map(move |(i, junk, which)| {
+                let mut v = bases[i].clone();
+                let slot = match which {
+                    0 => v.pointer_mut("/Records/0/s3/object/key"),
+                    1 => v.pointer_mut("/Records/0/eventTime"),
+                    2 => v.pointer_mut("/Records/0/s3/object/size"),
+                    3 => v.pointer_mut("/detail/object"),
+                    4 => v.pointer_mut("/detail/TrainingJobStatus"),
+                    5 => v.pointer_mut("/time"),
+                    6 => v.pointer_mut("/detail/Tags"),
+                    _ => v.pointer_mut("/detail-type"),
+                };
+                if let Some(slot) = slot {
+                    *slot = junk;
+                }
+                v
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_json_parses(v in json_value()) {
+                let _ = parse_message(&v);
+                let _ = parse_body(&v.to_string());
+            }
+
+            #[test]
+            fn any_near_real_envelope_parses(v in near_real()) {
+                prop_assert!(!parse_message(&v).is_empty());
+            }
+
+            #[test]
+            fn every_message_has_at_least_one_ending(v in json_value()) {
+                prop_assert!(!parse_message(&v).is_empty(), "{v}");
+            }
+
+            #[test]
+            fn any_text_parses(s in ".{0,200}") {
+                prop_assert!(!parse_body(&s).is_empty());
+            }
+        }
     }
 }
