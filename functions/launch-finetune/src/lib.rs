@@ -59,6 +59,11 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<(), Error> {
                 );
                 Ok(())
             }
+            Inbound::Ignored { reason } => {
+                tracing::debug!(%reason, "ignored");
+                Ok(())
+            }
+            Inbound::Unusable { problem } => report::unusable(ctx, &problem).await.map(|_| ()),
             Inbound::Unrecognized { shape } => {
                 tracing::warn!(%shape, "payload not understood; ignored");
                 Ok(())

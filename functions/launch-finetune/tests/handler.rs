@@ -653,6 +653,55 @@ async fn a_marker_under_no_route_is_rejected_as_unknown_route() {
 }
 
 #[tokio::test]
+async fn a_marker_directly_in_the_route_prefix_is_rejected_not_ignored() {
+    let h = Harness::new();
+    let key = format!("datasets/{ROUTE}/_SUCCESS");
+    h.world.objects.insert(&Harness::uri(&key), "");
+    assert!(h
+        .deliver(&[object_created(&key, "0066F9A1B2-prefix")])
+        .await
+        .is_empty());
+    let e = h.only_rejection();
+    assert_eq!(e.detail["reason"], "marker_outside_folder");
+    assert_eq!(e.detail["file"], Harness::uri(&key).as_str());
+}
+
+#[tokio::test]
+async fn an_object_notification_without_a_key_is_rejected_not_dropped() {
+    let h = Harness::new();
+    let mut s3 = s3_notification("x", "0066F9A1B2-nokey");
+    s3["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("key");
+    let mut eb = object_created("x", "0066F9A1B2-nokey");
+    eb["detail"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("key");
+    assert!(
+        h.deliver(&[s3, eb]).await.is_empty(),
+        "acknowledged: the rejection is the ending"
+    );
+    let rejected = h.events(DATASET_REJECTED);
+    assert_eq!(rejected.len(), 2, "{rejected:#?}");
+    assert!(rejected
+        .iter()
+        .all(|e| e.detail["reason"] == "unusable_notification"));
+    assert_eq!(h.world.jobs.count(), 0);
+}
+
+#[tokio::test]
+async fn an_object_removed_notification_is_ignored_and_nothing_is_called_or_sent() {
+    let h = Harness::new();
+    let mut removed = s3_notification(&marker_key("gone"), "0066F9A1B2-gone");
+    removed["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
+    assert!(h.deliver(&[removed]).await.is_empty());
+    assert_eq!(h.world.total_calls(), 0, "{:?}", h.world.calls());
+    assert!(h.world.bus.events().is_empty());
+}
+
+#[tokio::test]
 async fn a_data_file_is_ignored_and_nothing_is_called_or_sent() {
     let h = Harness::new();
     let key = format!("{}train.jsonl", folder_key("waiting"));

@@ -61,6 +61,10 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
                     Ok(())
                 }
             },
+            Inbound::Ignored { reason } => {
+                tracing::debug!(%reason, "ignored");
+                Ok(())
+            }
             Inbound::Unrecognized { shape } => {
                 tracing::warn!(%shape, "payload not understood; ignored");
                 Ok(())

@@ -44,6 +44,7 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
             Inbound::Sweep => {
                 sweep(ctx).instrument(tracing::info_span!("sweep")).await?;
             }
+            Inbound::Ignored { reason } => tracing::debug!(%reason, "ignored"),
             Inbound::Unrecognized { shape } => {
                 tracing::warn!(%shape, "payload not understood; ignored")
             }

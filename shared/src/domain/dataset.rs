@@ -131,25 +131,27 @@ pub fn locate(config: &Config, o: &ObjectLanded, now: DateTime<Utc>) -> Result<L
             object.clone()
         }
         Trigger::Marker { marker } => {
-            let Some((folder, name)) = o.key.rsplit_once('/') else {
-                return Ok(Located::Ignored {
-                    reason: "not inside a dataset folder".into(),
-                });
-            };
+            let (folder, name) = o.key.rsplit_once('/').unwrap_or(("", o.key.as_str()));
             if name != marker {
                 return Ok(Located::Ignored {
                     reason: format!("a data file: the dataset launches when `{marker}` lands"),
                 });
             }
-            let folder =
-                S3Uri::new(o.bucket.clone(), format!("{folder}/")).expect("bucket already checked");
-            if folder == route.prefix {
-                return Ok(Located::Ignored {
-                    reason: format!(
-                        "a marker directly in the route prefix: put datasets in folders under {}",
+            let folder = object.with_key(if folder.is_empty() {
+                String::new()
+            } else {
+                format!("{folder}/")
+            });
+            // A marker with no dataset folder of its own: whoever put it meant a dataset, so it is reported.
+            if folder.key().is_empty() || folder == route.prefix {
+                return Err(Rejection::new(
+                    RejectionReason::MarkerOutsideFolder,
+                    format!(
+                        "a marker directly in the route prefix {}: put each dataset in a folder under it, then its marker in that folder",
                         route.prefix
                     ),
-                });
+                )
+                .at(object.to_string(), None));
             }
             folder
         }
@@ -452,13 +454,17 @@ trigger = "object"
             Located::Ignored { .. }
         ));
         assert!(matches!(
-            locate(&c, &landing("datasets/support-bot/_SUCCESS"), now()).unwrap(),
-            Located::Ignored { .. }
-        ));
-        assert!(matches!(
             locate(&c, &landing("elsewhere/a/_SUCCESS"), now()).unwrap(),
             Located::NoRoute { .. }
         ));
+    }
+
+    /// A marker with no folder of its own meant a dataset: it is rejected with the reason, not ignored.
+    #[test]
+    fn a_marker_directly_in_the_route_prefix_is_rejected() {
+        let e = locate(&config(), &landing("datasets/support-bot/_SUCCESS"), now()).unwrap_err();
+        assert_eq!(e.reason, RejectionReason::MarkerOutsideFolder);
+        assert!(e.message.contains("put each dataset in a folder"), "{e}");
     }
 
     #[test]

@@ -64,6 +64,16 @@ pub enum Inbound {
         detail_type: String,
         detail: Value,
     },
+    /// A deliberate ignore: an input that is understood and needs nothing (an object removed, another S3 event).
+    Ignored {
+        reason: String,
+    },
+    /// Clearly an S3 or EventBridge object notification, but one hubtune cannot use (no bucket or key, a record it
+    /// cannot read): the launcher rejects it with a reason rather than dropping it.
+    Unusable {
+        problem: String,
+    },
+    /// Not an input hubtune understands: described by its shape (never its content, which may hold secrets).
     Unrecognized {
         shape: String,
     },
@@ -161,22 +171,33 @@ fn parse_s3_notification(body: &Value) -> Vec<Inbound> {
 
 fn parse_s3_record(record: &Value) -> Inbound {
     let Ok(r) = serde_json::from_value::<S3Record>(record.clone()) else {
-        return unrecognized(record);
+        let s3ish = record.get("s3").is_some()
+            || record.get("eventSource").and_then(Value::as_str) == Some("aws:s3");
+        return if s3ish {
+            Inbound::Unusable {
+                problem: format!(
+                    "an S3 notification record hubtune cannot read ({})",
+                    shape_of(record)
+                ),
+            }
+        } else {
+            unrecognized(record)
+        };
     };
     // `ObjectCreated:Put` in S3's own notifications; `s3:ObjectCreated:Put` as some publishers spell it.
     let name = r.event_name.unwrap_or_default();
     let is_created = name.trim_start_matches("s3:").starts_with("ObjectCreated");
     let o = r.s3.object;
-    let (Some(bucket), Some(key)) = (r.s3.bucket.name, o.key) else {
-        return Inbound::Unrecognized {
-            shape: "S3 notification record without bucket or key".into(),
-        };
-    };
     if !is_created {
-        return Inbound::Unrecognized {
-            shape: format!("S3 notification `{name}`"),
+        return Inbound::Ignored {
+            reason: format!("S3 `{name}`: only created objects are datasets"),
         };
     }
+    let (Some(bucket), Some(key)) = (r.s3.bucket.name, o.key) else {
+        return Inbound::Unusable {
+            problem: format!("an S3 `{name}` notification without a bucket name or an object key"),
+        };
+    };
     Inbound::ObjectLanded(ObjectLanded {
         bucket,
         key: decode_notification_key(&key),
@@ -215,8 +236,9 @@ fn parse_eventbridge(body: &Value) -> Inbound {
             let (Some(bucket), Some(key)) =
                 (detail["bucket"]["name"].as_str(), obj["key"].as_str())
             else {
-                return Inbound::Unrecognized {
-                    shape: "Object Created without bucket.name or object.key".into(),
+                return Inbound::Unusable {
+                    problem: "an EventBridge `Object Created` without bucket.name or object.key"
+                        .into(),
                 };
             };
             Inbound::ObjectLanded(ObjectLanded {
@@ -236,6 +258,9 @@ fn parse_eventbridge(body: &Value) -> Inbound {
                 shape: "training state change without TrainingJobName or a known TrainingJobStatus"
                     .into(),
             },
+        },
+        ("aws.s3", other) => Inbound::Ignored {
+            reason: format!("EventBridge `{other}` from S3: only created objects are datasets"),
         },
         ("aws.events", "Scheduled Event") => Inbound::Sweep,
         (HUBTUNE_SOURCE, "Route Slot Freed") => match detail["route"].as_str() {
@@ -465,16 +490,31 @@ mod tests {
             "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]);
         let all = parse_message(&v);
         assert_eq!(all.len(), 3);
-        assert!(
-            matches!(all[0], Inbound::Unrecognized { .. }),
-            "{:?}",
-            all[0]
-        );
+        assert!(matches!(all[0], Inbound::Unusable { .. }), "{:?}", all[0]);
         assert!(matches!(all[1], Inbound::ObjectLanded(_)), "{:?}", all[1]);
+        assert!(matches!(all[2], Inbound::Ignored { .. }), "{:?}", all[2]);
+    }
+
+    /// Clearly an object notification, but without what makes it a dataset: said, never dropped.
+    #[test]
+    fn object_notifications_without_bucket_or_key_are_unusable() {
+        let s3 = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {}}}]});
         assert!(
-            matches!(all[2], Inbound::Unrecognized { .. }),
+            matches!(one(&s3), Inbound::Unusable { .. }),
             "{:?}",
-            all[2]
+            one(&s3)
+        );
+        let eb = json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}});
+        assert!(
+            matches!(one(&eb), Inbound::Unusable { .. }),
+            "{:?}",
+            one(&eb)
+        );
+        let deleted = json!({"source": "aws.s3", "detail-type": "Object Deleted", "detail": {}});
+        assert!(
+            matches!(one(&deleted), Inbound::Ignored { .. }),
+            "{:?}",
+            one(&deleted)
         );
     }
 

@@ -20,6 +20,8 @@ pub enum RejectionReason {
     UriTooLong,
     NoIdentity,
     BadObject,
+    UnusableNotification,
+    MarkerOutsideFolder,
     // Its route.
     UnknownRoute,
     RouteBusy,
@@ -53,6 +55,8 @@ impl RejectionReason {
             Self::UriTooLong => "uri_too_long",
             Self::NoIdentity => "no_identity",
             Self::BadObject => "bad_object",
+            Self::UnusableNotification => "unusable_notification",
+            Self::MarkerOutsideFolder => "marker_outside_folder",
             Self::UnknownRoute => "unknown_route",
             Self::RouteBusy => "route_busy",
             Self::QueueMaxAge => "queue_max_age",
