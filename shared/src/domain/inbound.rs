@@ -656,7 +656,7 @@ mod tests {
 
         /// Real envelopes with one field replaced by anything.
         fn near_real() -> impl Strategy<Value = Value> {
-            let bases = vec![
+            let bases = [
                 fixture("s3-notification.object-created.json"),
                 fixture("eventbridge-s3.object-created.json"),
                 fixture("sagemaker-training-state-change.completed.json"),
