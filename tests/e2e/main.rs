@@ -7,4 +7,5 @@ mod cli;
 mod conformance;
 mod launch;
 mod lifecycle;
+mod limits;
 mod operate;

@@ -21,6 +21,7 @@ use hubtune::domain::rejection::{Problems, Rejection, RejectionReason};
 use hubtune::domain::route_queue::{Slots, Take};
 use hubtune::domain::run::{Applied, NewRun, OutboxFlag, RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
+use hubtune::domain::validate::{self, rules::Violation};
 use hubtune::domain::versioned::Versioned;
 use hubtune::runtime::context::Context;
 use hubtune::runtime::faults::crash_point;
@@ -232,15 +233,25 @@ impl Launch<'_> {
             route: &self.route.name,
             dataset_tag: dataset_tag_value(&self.d.location.to_string(), &hash),
         });
-        Ok(match request {
-            Ok(request) => Ok(Planned {
-                frozen,
-                hub,
-                request,
-                manifest,
-            }),
-            Err(rej) => Err(rej.into()),
-        })
+        let request = match request {
+            Ok(request) => request,
+            Err(rej) => return Ok(Err(rej.into())),
+        };
+        // Valid before spend: what AWS would refuse is refused here, before a slot or a manifest.
+        let mut invalid = validate::training_job(&request);
+        invalid.extend(validate::state_keys(
+            &self.config.deployment,
+            self.job.as_str(),
+        ));
+        if let Some(problems) = Problems::from_vec(invalid.iter().map(invalid_request).collect()) {
+            return Ok(Err(problems));
+        }
+        Ok(Ok(Planned {
+            frozen,
+            hub,
+            request,
+            manifest,
+        }))
     }
 
     /// The model reference, as the SDK resolves it. A document hubtune cannot read is the dataset's rejection
@@ -449,6 +460,14 @@ impl Launch<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// A field of the planned request that AWS would refuse, as the dataset's rejection.
+fn invalid_request(v: &Violation) -> Rejection {
+    Rejection::new(
+        RejectionReason::InvalidRequest,
+        format!("the CreateTrainingJob request would be refused: {v}"),
+    )
 }
 
 /// A dataset that will not be launched: its record, while no job exists, ends `Failed` with the rejection.

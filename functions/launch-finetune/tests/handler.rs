@@ -702,6 +702,27 @@ async fn an_object_removed_notification_is_ignored_and_nothing_is_called_or_sent
 }
 
 #[tokio::test]
+async fn a_request_aws_would_refuse_is_rejected_before_a_slot_or_a_manifest() {
+    let h = Harness::with_route("environment = { \"1BAD\" = \"x\" }");
+    h.put_good("invalid");
+    assert!(h.land("invalid").await.is_empty());
+    let e = h.only_rejection();
+    assert_eq!(e.detail["reason"], "invalid_request");
+    let message = e.detail["message"].as_str().unwrap();
+    assert!(message.contains("Environment.<key 1BAD>"), "{message}");
+    assert!(message.contains("[a-zA-Z_][a-zA-Z0-9_]*"), "{message}");
+    assert!(
+        h.slots().is_none_or(|s| s.holders.is_empty()),
+        "no slot taken"
+    );
+    assert!(h
+        .world
+        .objects
+        .uris(&h.config.deployment.state_key("manifests/").to_string())
+        .is_empty());
+}
+
+#[tokio::test]
 async fn a_data_file_is_ignored_and_nothing_is_called_or_sent() {
     let h = Harness::new();
     let key = format!("{}train.jsonl", folder_key("waiting"));

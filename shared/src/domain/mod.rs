@@ -17,4 +17,5 @@ pub mod rejection;
 pub mod route_queue;
 pub mod run;
 pub mod s3uri;
+pub mod validate;
 pub mod versioned;

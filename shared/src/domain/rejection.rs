@@ -38,6 +38,8 @@ pub enum RejectionReason {
     BadSpotSettings,
     CapExceeded,
     TooManyTags,
+    /// The planned request breaks a rule of AWS's service models or a documented limit.
+    InvalidRequest,
     // The launch.
     JobNameCollision,
     LaunchRefused,
@@ -71,6 +73,7 @@ impl RejectionReason {
             Self::BadSpotSettings => "bad_spot_settings",
             Self::CapExceeded => "cap_exceeded",
             Self::TooManyTags => "too_many_tags",
+            Self::InvalidRequest => "invalid_request",
             Self::JobNameCollision => "job_name_collision",
             Self::LaunchRefused => "launch_refused",
         }

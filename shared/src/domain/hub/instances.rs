@@ -38,3 +38,10 @@ pub fn sdk_volume_size_gb(instance_type: &str, document_size: Option<u32>) -> u3
         _ => SDK_DEFAULT_VOLUME_SIZE_GB,
     }
 }
+
+/// Whether SageMaker refuses a `VolumeKmsKeyId` on this instance type: the types the SDK gives no EBS volume, and
+/// those AWS documents as having only local NVMe storage since (trn2, p6).
+pub fn has_local_storage(instance_type: &str) -> bool {
+    let rest = instance_type.strip_prefix("ml.").unwrap_or(instance_type);
+    !volume_size_supported(instance_type) || ["trn2", "p6"].iter().any(|p| rest.starts_with(p))
+}

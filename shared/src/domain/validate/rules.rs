@@ -1,0 +1,361 @@
+//! The shape of a model constraint, and checking a request's JSON (as the API takes it) against a table of them.
+//!
+//! AWS counts a string's length in UTF-16 code units and matches a pattern against the whole value with Java's
+//! regular expressions: in Java `.` matches no line terminator (`\n`, `\r`, U+0085, U+2028, U+2029) and `\d`, `\w`
+//! are ASCII only, so patterns are translated to say exactly that before they are compiled.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use fancy_regex::Regex;
+use serde_json::Value;
+
+/// One constraint of the service model on the values at `path` (`A.B`, `A[]`, `A.<key>`, `A.<value>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub path: &'static str,
+    pub check: Check,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Str {
+        min: Option<i64>,
+        max: Option<i64>,
+        pattern: Option<&'static str>,
+    },
+    Int {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    List {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Map {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Enum(&'static [&'static str]),
+}
+
+/// A value AWS would refuse: which field (with its index or key), the value (shortened), the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub value: String,
+    pub rule: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} = {}: {}", self.field, self.value, self.rule)
+    }
+}
+
+/// Every value of `value` (the request as JSON, field names as the API spells them) that breaks a rule of `rules`.
+pub fn check(rules: &[Rule], value: &Value) -> Vec<Violation> {
+    let mut out = Vec::new();
+    walk(rules, value, "", "", &mut out);
+    out
+}
+
+fn rule_for<'a>(rules: &'a [Rule], path: &str) -> Option<&'a Check> {
+    rules.iter().find(|r| r.path == path).map(|r| &r.check)
+}
+
+fn join(base: &str, member: &str) -> String {
+    if base.is_empty() {
+        member.to_string()
+    } else {
+        format!("{base}.{member}")
+    }
+}
+
+fn walk(rules: &[Rule], value: &Value, path: &str, field: &str, out: &mut Vec<Violation>) {
+    if let Some(check) = rule_for(rules, path) {
+        if let Some(rule) = broken(check, value) {
+            out.push(Violation {
+                field: field.to_string(),
+                value: shown(value),
+                rule,
+            });
+        }
+    }
+    match value {
+        Value::Object(members) => {
+            let is_map = matches!(rule_for(rules, path), Some(Check::Map { .. }));
+            for (k, v) in members {
+                if is_map {
+                    let key_field = format!("{field}.<key {k}>");
+                    walk(
+                        rules,
+                        &Value::String(k.clone()),
+                        &format!("{path}.<key>"),
+                        &key_field,
+                        out,
+                    );
+                    walk(
+                        rules,
+                        v,
+                        &format!("{path}.<value>"),
+                        &format!("{field}.{k}"),
+                        out,
+                    );
+                } else {
+                    walk(rules, v, &join(path, k), &join(field, k), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                walk(
+                    rules,
+                    v,
+                    &format!("{path}[]"),
+                    &format!("{field}[{i}]"),
+                    out,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The rule `value` breaks, said as a person reads it.
+fn broken(check: &Check, value: &Value) -> Option<String> {
+    match (check, value) {
+        (Check::Str { min, max, pattern }, Value::String(s)) => {
+            let len = s.encode_utf16().count() as i64;
+            if let Some(min) = min.filter(|m| len < *m) {
+                return Some(format!("at least {min} characters (UTF-16), it has {len}"));
+            }
+            if let Some(max) = max.filter(|m| len > *m) {
+                return Some(format!("at most {max} characters (UTF-16), it has {len}"));
+            }
+            let p = (*pattern)?;
+            (!full_match(p, s)).then(|| format!("must match the pattern {p}"))
+        }
+        (Check::Int { min, max }, Value::Number(n)) => {
+            let n = n.as_i64().unwrap_or(i64::MAX);
+            min.filter(|m| n < *m)
+                .map(|m| format!("at least {m}"))
+                .or_else(|| max.filter(|m| n > *m).map(|m| format!("at most {m}")))
+        }
+        (Check::List { min, max }, Value::Array(items)) => {
+            count_rule(*min, *max, items.len(), "items")
+        }
+        (Check::Map { min, max }, Value::Object(m)) => count_rule(*min, *max, m.len(), "entries"),
+        (Check::Enum(allowed), Value::String(s)) => (!allowed.contains(&s.as_str())).then(|| {
+            format!(
+                "one of {} values SageMaker knows ({}, …)",
+                allowed.len(),
+                allowed[..allowed.len().min(4)].join(", ")
+            )
+        }),
+        _ => None,
+    }
+}
+
+fn count_rule(min: Option<i64>, max: Option<i64>, n: usize, what: &str) -> Option<String> {
+    let n = n as i64;
+    min.filter(|m| n < *m)
+        .map(|m| format!("at least {m} {what}, it has {n}"))
+        .or_else(|| {
+            max.filter(|m| n > *m)
+                .map(|m| format!("at most {m} {what}, it has {n}"))
+        })
+}
+
+fn shown(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(a) => format!("[{} items]", a.len()),
+        Value::Object(m) => format!("{{{} entries}}", m.len()),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(120).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Whether `s` matches the Java pattern `pattern` as a whole. A pattern that cannot be compiled matches everything
+/// (a test keeps every pattern of the tables compilable).
+pub fn full_match(pattern: &str, s: &str) -> bool {
+    static CACHE: OnceLock<std::sync::Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let re = cache
+        .entry(pattern.to_string())
+        .or_insert_with(|| compile(pattern));
+    // A match that cannot finish (backtracking limit) is not held against the value.
+    re.as_ref().is_none_or(|re| re.is_match(s).unwrap_or(true))
+}
+
+/// The Rust regex that means what the Java pattern means, anchored at both ends.
+pub fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(&format!("^(?:{})$", java_to_rust(pattern))).ok()
+}
+
+/// Java's `.` (no line terminators), `\d`, `\w` and `\p{Alnum}` (ASCII), in Rust's syntax.
+fn java_to_rust(p: &str) -> String {
+    const DOT: &str = "[^\\n\\r\\x{85}\\x{2028}\\x{2029}]";
+    let mut out = String::with_capacity(p.len() * 2);
+    let mut in_class = false;
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('d') => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
+                Some('w') => out.push_str(if in_class {
+                    "0-9A-Za-z_"
+                } else {
+                    "[0-9A-Za-z_]"
+                }),
+                Some('p') if chars.as_str().starts_with("{Alnum}") => {
+                    chars.nth("{Alnum}".len() - 1);
+                    out.push_str(if in_class { "0-9A-Za-z" } else { "[0-9A-Za-z]" });
+                }
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '.' if !in_class => out.push_str(DOT),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RULES: &[Rule] = &[
+        Rule {
+            path: "Name",
+            check: Check::Str {
+                min: Some(1),
+                max: Some(5),
+                pattern: Some("[a-z]+"),
+            },
+        },
+        Rule {
+            path: "Env",
+            check: Check::Map {
+                min: None,
+                max: Some(2),
+            },
+        },
+        Rule {
+            path: "Env.<key>",
+            check: Check::Str {
+                min: None,
+                max: None,
+                pattern: Some("[a-zA-Z_][a-zA-Z0-9_]*"),
+            },
+        },
+        Rule {
+            path: "Tags",
+            check: Check::List {
+                min: None,
+                max: Some(1),
+            },
+        },
+        Rule {
+            path: "Tags[].Key",
+            check: Check::Str {
+                min: Some(1),
+                max: Some(128),
+                pattern: None,
+            },
+        },
+        Rule {
+            path: "Count",
+            check: Check::Int {
+                min: Some(1),
+                max: None,
+            },
+        },
+        Rule {
+            path: "Mode",
+            check: Check::Enum(&["File", "Pipe"]),
+        },
+    ];
+
+    #[test]
+    fn each_kind_of_rule_names_field_value_and_rule() {
+        let v = json!({"Name": "ab1", "Env": {"1BAD": "x", "GOOD": "y", "MORE": "z"}, "Tags": [{"Key": ""}, {"Key": "k"}],
+                       "Count": 0, "Mode": "Stream"});
+        let found: Vec<String> = check(RULES, &v).iter().map(|v| v.field.clone()).collect();
+        assert_eq!(
+            found,
+            [
+                "Count",
+                "Env",
+                "Env.<key 1BAD>",
+                "Mode",
+                "Name",
+                "Tags",
+                "Tags[0].Key"
+            ],
+            "{:#?}",
+            check(RULES, &v)
+        );
+        let name = &check(RULES, &json!({"Name": "toolong"}))[0];
+        assert_eq!(name.value, "\"toolong\"");
+        assert!(name.rule.contains("at most 5"), "{name}");
+        assert!(check(RULES, &json!({"Name": "ok", "Count": 3, "Mode": "File"})).is_empty());
+    }
+
+    #[test]
+    fn lengths_are_utf16_code_units() {
+        // One emoji is two UTF-16 units (and four UTF-8 bytes): "ab😀" is 4 units, over 3.
+        let rules = [Rule {
+            path: "S",
+            check: Check::Str {
+                min: None,
+                max: Some(3),
+                pattern: None,
+            },
+        }];
+        assert_eq!(check(&rules, &json!({"S": "ab😀"})).len(), 1);
+        assert!(
+            check(&rules, &json!({"S": "éèê"})).is_empty(),
+            "three accented letters are three units"
+        );
+    }
+
+    #[test]
+    fn patterns_match_whole_values_with_javas_dot_and_ascii_classes() {
+        assert!(full_match(".*", "s3://b/k"));
+        for terminator in ["\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"] {
+            assert!(
+                !full_match(".*", &format!("s3://b/{terminator}k")),
+                "{terminator:?}"
+            );
+        }
+        assert!(!full_match("[a-z]+", "abc1"), "a whole match, not a search");
+        assert!(
+            !full_match("\\d{12}", "١٢٣٤٥٦٧٨٩٠١٢"),
+            "\\d is ASCII in Java"
+        );
+        assert!(full_match(
+            "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
+            "équipe Ωmega 42"
+        ));
+    }
+}

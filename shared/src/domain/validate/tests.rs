@@ -1,0 +1,158 @@
+use super::*;
+use crate::domain::plan::{CreateTrainingJobRequest, Tag};
+
+/// The SDK's own request for the fixture model: valid as it is.
+fn request() -> CreateTrainingJobRequest {
+    serde_json::from_str(include_str!(
+        "../../../../fixtures/sdk/create_training_job.accept_eula.json"
+    ))
+    .unwrap()
+}
+
+fn fields(v: &[Violation]) -> Vec<&str> {
+    v.iter().map(|v| v.field.as_str()).collect()
+}
+
+#[test]
+fn every_pattern_of_the_tables_compiles() {
+    for rule in model::CREATE_TRAINING_JOB
+        .iter()
+        .chain(model::PUT_EVENTS_ENTRY)
+    {
+        if let rules::Check::Str {
+            pattern: Some(p), ..
+        } = rule.check
+        {
+            assert!(rules::compile(p).is_some(), "{}: {p}", rule.path);
+        }
+    }
+}
+
+#[test]
+fn the_sdks_request_is_valid() {
+    assert_eq!(training_job(&request()), vec![]);
+}
+
+#[test]
+fn environment_keys_values_and_count() {
+    let mut r = request();
+    r.environment.insert("1BAD".into(), "x".into());
+    r.environment.insert("GOOD_KEY".into(), "v".repeat(513));
+    assert_eq!(
+        fields(&training_job(&r)),
+        ["Environment.<key 1BAD>", "Environment.GOOD_KEY"]
+    );
+    let mut r = request();
+    for i in 0..101 {
+        r.environment.insert(format!("K{i}"), "v".into());
+    }
+    let v = training_job(&r);
+    assert_eq!(fields(&v), ["Environment"]);
+    assert!(v[0].rule.contains("at most 100"), "{}", v[0]);
+}
+
+#[test]
+fn role_arns_that_are_not_iam_roles() {
+    for bad in [
+        "arn:aws:iam::12345:role/r",
+        "arn:aws:iam::123456789012:role/with space",
+        "arn:aws:s3:::bucket/role/r",
+    ] {
+        let mut r = request();
+        r.role_arn = bad.into();
+        assert_eq!(fields(&training_job(&r)), ["RoleArn"], "{bad}");
+    }
+}
+
+#[test]
+fn vpc_limits_and_ids() {
+    let mut r = request();
+    r.vpc_config = Some(crate::domain::plan::VpcConfig {
+        security_group_ids: (0..6).map(|i| format!("sg-{i}")).collect(),
+        subnets: vec!["subnet_bad!".into()],
+    });
+    assert_eq!(
+        fields(&training_job(&r)),
+        ["VpcConfig.SecurityGroupIds", "VpcConfig.Subnets[0]"]
+    );
+}
+
+#[test]
+fn reserved_tag_prefix_in_any_case_and_tags_in_any_script() {
+    let mut r = request();
+    r.tags.push(Tag {
+        key: "AWS:owner".into(),
+        value: "x".into(),
+    });
+    r.tags.push(Tag {
+        key: "équipe".into(),
+        value: "Ωmega 42".into(),
+    });
+    assert_eq!(fields(&training_job(&r)), ["Tags[3].Key"]);
+}
+
+#[test]
+fn line_terminators_in_s3_uris() {
+    for t in ["\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"] {
+        let mut r = request();
+        r.output_data_config.s3_output_path = format!("s3://my-bucket/out{t}put/").parse().unwrap();
+        assert_eq!(
+            fields(&training_job(&r)),
+            ["OutputDataConfig.S3OutputPath"],
+            "{t:?}"
+        );
+    }
+}
+
+#[test]
+fn runtime_over_28_days_and_volume_keys_on_local_storage() {
+    let mut r = request();
+    r.stopping_condition.max_runtime_in_seconds = 28 * 24 * 3600 + 1;
+    assert_eq!(
+        fields(&training_job(&r)),
+        ["StoppingCondition.MaxRuntimeInSeconds"]
+    );
+    let mut r = request();
+    r.resource_config.instance_type = "ml.trn2.48xlarge".into();
+    r.resource_config.volume_kms_key_id = Some("arn:aws:kms:us-east-1:111122223333:key/k".into());
+    assert_eq!(fields(&training_job(&r)), ["ResourceConfig.VolumeKmsKeyId"]);
+}
+
+#[test]
+fn an_output_path_so_long_that_the_models_key_overflows() {
+    let mut r = request();
+    // The path itself is within SageMaker's 1,024 characters; the key SageMaker writes under it is not.
+    r.output_data_config.s3_output_path = format!("s3://my-bucket/{}/", "p".repeat(990))
+        .parse()
+        .unwrap();
+    let v = training_job(&r);
+    assert_eq!(
+        fields(&v),
+        ["OutputDataConfig.S3OutputPath (the model's key)"],
+        "{v:?}"
+    );
+}
+
+#[test]
+fn kms_key_ids_and_https_uris() {
+    let mut r = request();
+    r.output_data_config.kms_key_id = Some("alias/my key".into());
+    assert_eq!(fields(&training_job(&r)), ["OutputDataConfig.KmsKeyId"]);
+    let mut r = request();
+    r.output_data_config.kms_key_id = Some("k".repeat(2049));
+    assert_eq!(fields(&training_job(&r)), ["OutputDataConfig.KmsKeyId"]);
+}
+
+#[test]
+fn event_bus_names() {
+    assert!(event_bus_name("hubtune").is_empty());
+    assert!(event_bus_name("arn:aws:events:us-east-1:111122223333:event-bus/hubtune").is_empty());
+    for bad in ["", "has space", "bus\u{e9}", &"b".repeat(1601)] {
+        assert_eq!(event_bus_name(bad).len(), 1, "{bad:?}");
+    }
+}
+
+#[test]
+fn the_pinned_models_are_botocore_1_44_8() {
+    assert_eq!(model::BOTOCORE_VERSION, "1.44.8");
+}
