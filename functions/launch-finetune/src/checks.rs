@@ -8,6 +8,17 @@ use hubtune::domain::error::Result;
 use hubtune::domain::rejection::{Rejection, RejectionReason};
 use hubtune::runtime::context::Context;
 
+/// S3's answer to a read of an object in an archive storage class.
+const INVALID_OBJECT_STATE: &str = "InvalidObjectState";
+
+fn archived(key: &str) -> Rejection {
+    Rejection::new(
+        RejectionReason::ArchivedObject,
+        "the object is in an archive storage class (restore it, or copy it to a readable class, then upload the marker again)",
+    )
+    .at(key.to_string(), None)
+}
+
 /// `Ok(Err(problems))`: the dataset cannot be launched, and why.
 pub type Checked = std::result::Result<FrozenDataset, Vec<Rejection>>;
 
@@ -28,10 +39,19 @@ pub async fn check_dataset(ctx: &Context, route: &Route, d: &DatasetLanded) -> R
         .filter(|f| dataset::needs_content_check(&f.key))
     {
         let uri = loc.with_key(f.key.clone());
-        let start = ctx
+        let start = match ctx
             .objects
             .get_start(&uri, dataset::JSONL_CHECK_BYTES)
-            .await?;
+            .await
+        {
+            Ok(start) => start,
+            // An archived object (Glacier, Deep Archive) cannot be read, by hubtune or by SageMaker.
+            Err(e) if e.aws_code() == Some(INVALID_OBJECT_STATE) => {
+                problems.push(archived(&f.key));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if let Err(p) = dataset::check_jsonl_head(&f.key, &start.bytes, start.truncated) {
             problems.push(p);
         }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use crate::checks::check_dataset;
-use crate::queue::{busy, enqueue};
+use crate::queue::{busy, enqueue, Queued};
 use crate::report::reject;
 
 /// How a dataset ended (for this delivery).
@@ -66,7 +66,7 @@ pub async fn on_object(ctx: &Context, o: &ObjectLanded) -> Result<Outcome> {
     };
     match dataset::locate(&config, o, ctx.now()) {
         Err(rej) => reject(ctx, &config, &ev, &format!("{}\0{}", o.bucket, o.key), rej).await,
-        Ok(Located::Dataset(d)) => launch_dataset(ctx, &config, &d, false).await,
+        Ok(Located::Dataset(d)) => launch_dataset(ctx, &config, &d, From::Landing).await,
         Ok(Located::Ignored { reason }) => {
             tracing::debug!(key = %o.key, %reason, "object ignored");
             Ok(Outcome::Ignored { reason })
@@ -83,12 +83,21 @@ pub async fn on_object(ctx: &Context, o: &ObjectLanded) -> Result<Outcome> {
     }
 }
 
-/// Launch one dataset. `from_queue`: the dataset is a queue entry being taken, so a full route leaves it there.
+/// Where a launch comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum From {
+    /// The dataset just landed (or is rerun).
+    Landing,
+    /// A queue entry being taken: a full route leaves it there, and what it froze when it was queued is what trains.
+    Queue(Option<FrozenDataset>),
+}
+
+/// Launch one dataset.
 pub async fn launch_dataset(
     ctx: &Context,
     config: &Config,
     d: &DatasetLanded,
-    from_queue: bool,
+    from: From,
 ) -> Result<Outcome> {
     let Some(route) = config.route(&d.route) else {
         let ev = EventContext {
@@ -118,7 +127,7 @@ pub async fn launch_dataset(
             ..Default::default()
         },
         job,
-        from_queue,
+        from,
     };
     launch.run().instrument(span).await
 }
@@ -133,7 +142,7 @@ struct Launch<'a> {
     /// The run record's key.
     key: S3Uri,
     ev: EventContext,
-    from_queue: bool,
+    from: From,
 }
 
 /// What the checks and the plan produced, before anything is spent.
@@ -145,6 +154,10 @@ struct Planned {
 }
 
 impl Launch<'_> {
+    fn from_queue(&self) -> bool {
+        matches!(self.from, From::Queue(_))
+    }
+
     async fn run(mut self) -> Result<Outcome> {
         let existing = self.ctx.store.read::<RunRecord>(&self.key).await?;
         if launch::start(existing.as_ref().map(|v| &v.value)) == Start::AlreadyLaunched {
@@ -170,23 +183,20 @@ impl Launch<'_> {
         };
         if self.take_slot().await? == Take::Full {
             let why = "the route has no free training slot";
-            return busy(
-                self.ctx,
-                self.config,
-                self.route,
-                self.d,
-                &self.ev,
-                self.from_queue,
-                why,
-            )
-            .await;
+            let queued = Queued {
+                d: self.d,
+                ev: &self.ev,
+                frozen: &planned.frozen,
+                from_queue: self.from_queue(),
+            };
+            return busy(self.ctx, self.config, self.route, queued, why).await;
         }
         let scope = format!("{} {}", self.job, self.d.location);
         let known = self.write_record(&planned, existing).await?;
         crash_point("launch.before_create", &scope)?;
         let arn = match self.ctx.jobs.create(&planned.request).await {
             Ok(arn) => arn,
-            Err(e) => match self.after_create_failure(e).await? {
+            Err(e) => match self.after_create_failure(e, &planned.frozen).await? {
                 Ok(arn) => arn,
                 Err(outcome) => return Ok(outcome),
             },
@@ -204,8 +214,14 @@ impl Launch<'_> {
         &mut self,
         existing: Option<&RunRecord>,
     ) -> Result<std::result::Result<Planned, Problems>> {
-        // What is checked is what is trained: a record that exists already froze the contents.
-        let frozen = match existing.and_then(|r| r.frozen.clone()) {
+        // What is checked is what is trained: a record that exists, or the queue entry, already froze the contents.
+        let frozen_before = existing
+            .and_then(|r| r.frozen.clone())
+            .or(match &self.from {
+                From::Queue(frozen) => frozen.clone(),
+                From::Landing => None,
+            });
+        let frozen = match frozen_before {
             Some(f) => f,
             None => match check_dataset(self.ctx, self.route, self.d).await? {
                 Ok(f) => f,
@@ -299,49 +315,58 @@ impl Launch<'_> {
             .await
     }
 
-    /// The frozen listing SageMaker reads, and the record (`Launching`), before the job exists. Returns the record
-    /// as written, with its ETag, so that the updates after the launch need not read it back.
+    /// The record (`Launching`, with the frozen contents), then the frozen listing SageMaker reads, before the job
+    /// exists. The record comes first: a crash between the two leaves the frozen contents in the record, and the
+    /// redelivery writes the manifest from them instead of listing the folder again (a file added since would be
+    /// trained). Returns the record as written, with its ETag, so the updates after the launch need not read it.
     async fn write_record(
         &self,
         p: &Planned,
         existing: Option<Versioned<RunRecord>>,
     ) -> Result<Option<Versioned<RunRecord>>> {
         let ctx = self.ctx;
+        let now = ctx.now();
+        let written = match existing {
+            None => {
+                let record = RunRecord::launching(
+                    NewRun {
+                        job: &self.job,
+                        dataset: self.d,
+                        frozen: &p.frozen,
+                        manifest: &p.manifest,
+                        model_id: &self.route.model_id,
+                        hub: &p.hub,
+                        request: &p.request,
+                    },
+                    now,
+                );
+                let etag = ctx.store.create_with_etag(&self.key, &record).await?;
+                etag.map(|etag| Versioned {
+                    value: record,
+                    etag,
+                })
+            }
+            Some(v) => Some(
+                ctx.store
+                    .update_known(&self.key, v, |r| {
+                        Ok(r.advance(RunStatus::Launching, now, None) == Applied::Moved)
+                    })
+                    .await?,
+            ),
+        };
         ctx.store
             .put_idempotent(&p.manifest, p.frozen.manifest_json().into_bytes())
             .await?;
-        let now = ctx.now();
-        let Some(v) = existing else {
-            let record = RunRecord::launching(
-                NewRun {
-                    job: &self.job,
-                    dataset: self.d,
-                    frozen: &p.frozen,
-                    manifest: &p.manifest,
-                    model_id: &self.route.model_id,
-                    hub: &p.hub,
-                    request: &p.request,
-                },
-                now,
-            );
-            let etag = ctx.store.create_with_etag(&self.key, &record).await?;
-            return Ok(etag.map(|etag| Versioned {
-                value: record,
-                etag,
-            }));
-        };
-        let v = ctx
-            .store
-            .update_known(&self.key, v, |r| {
-                Ok(r.advance(RunStatus::Launching, now, None) == Applied::Moved)
-            })
-            .await?;
-        Ok(Some(v))
+        Ok(written)
     }
 
     /// CreateTrainingJob failed: `Ok(Ok(arn))` when the job turns out to be ours after all, `Ok(Err(outcome))` when
     /// the dataset ended here (queued or rejected), `Err` when the message must come back.
-    async fn after_create_failure(&self, e: Error) -> Result<std::result::Result<String, Outcome>> {
+    async fn after_create_failure(
+        &self,
+        e: Error,
+        frozen: &FrozenDataset,
+    ) -> Result<std::result::Result<String, Outcome>> {
         let (ctx, config) = (self.ctx, self.config);
         match launch::create_failure(&e) {
             CreateFailure::KeepMessage => Err(e),
@@ -374,15 +399,13 @@ impl Launch<'_> {
                     })
                     .await?;
                 let why = format!("SageMaker refused the launch: {e}");
-                Ok(Err(enqueue(
-                    ctx,
-                    config,
-                    self.d,
-                    &self.ev,
-                    self.from_queue,
-                    &why,
-                )
-                .await?))
+                let queued = Queued {
+                    d: self.d,
+                    ev: &self.ev,
+                    frozen,
+                    from_queue: self.from_queue(),
+                };
+                Ok(Err(enqueue(ctx, config, queued, &why).await?))
             }
             CreateFailure::Refused => {
                 release_slot(ctx, config, &self.route.name, self.job.as_str()).await?;
@@ -529,5 +552,5 @@ pub async fn rerun(ctx: &Context, dataset_uri: &S3Uri) -> Result<Outcome> {
         }
         d.identity.attempt += 1;
     }
-    launch_dataset(ctx, &config, &d, false).await
+    launch_dataset(ctx, &config, &d, From::Landing).await
 }

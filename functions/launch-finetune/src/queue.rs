@@ -3,30 +3,40 @@
 //! announce `Route Slot Freed`.
 
 use hubtune::domain::config::{BusyPolicy, Config, Route};
-use hubtune::domain::dataset::DatasetLanded;
+use hubtune::domain::dataset::{DatasetLanded, FrozenDataset};
 use hubtune::domain::error::Result;
 use hubtune::domain::events::{self, EventContext};
 use hubtune::domain::rejection::{Rejection, RejectionReason};
 use hubtune::domain::route_queue::QueueEntry;
 use hubtune::domain::s3uri::S3Uri;
+use hubtune::runtime::batch::worst;
 use hubtune::runtime::context::Context;
 use hubtune::store::Decision;
 
-use crate::launch::{launch_dataset, mark_refused, Outcome};
+use crate::launch::{launch_dataset, mark_refused, From, Outcome};
 use crate::report::reject;
+
+/// A dataset on its way into the queue: what it is, what its events name, and the contents it froze when checked
+/// (what is checked is what is trained, however long it waits).
+pub struct Queued<'a> {
+    pub d: &'a DatasetLanded,
+    pub ev: &'a EventContext,
+    pub frozen: &'a FrozenDataset,
+    /// It is a queue entry being taken already: it stays where it is.
+    pub from_queue: bool,
+}
 
 /// The route is full: queue the dataset, or reject it when the route says `busy_policy = "skip"`.
 pub async fn busy(
     ctx: &Context,
     config: &Config,
     route: &Route,
-    d: &DatasetLanded,
-    ev: &EventContext,
-    from_queue: bool,
+    q: Queued<'_>,
     why: &str,
 ) -> Result<Outcome> {
+    let (d, ev) = (q.d, q.ev);
     match route.busy_policy {
-        BusyPolicy::Queue => enqueue(ctx, config, d, ev, from_queue, why).await,
+        BusyPolicy::Queue => enqueue(ctx, config, q, why).await,
         BusyPolicy::Skip => {
             let rej = Rejection::new(
                 RejectionReason::RouteBusy,
@@ -38,20 +48,15 @@ pub async fn busy(
 }
 
 /// Put the dataset in its route's queue (once: the entry's key is its identity) and announce `Dataset Queued`.
-pub async fn enqueue(
-    ctx: &Context,
-    config: &Config,
-    d: &DatasetLanded,
-    ev: &EventContext,
-    from_queue: bool,
-    why: &str,
-) -> Result<Outcome> {
-    if from_queue {
+pub async fn enqueue(ctx: &Context, config: &Config, q: Queued<'_>, why: &str) -> Result<Outcome> {
+    if q.from_queue {
         return Ok(Outcome::StillQueued);
     }
+    let (d, ev) = (q.d, q.ev);
     let hash = d.identity.hash(&config.deployment.name);
     let rel = QueueEntry::key(d, &hash);
-    let entry = QueueEntry::new(d.clone(), why, ctx.now());
+    let mut entry = QueueEntry::new(d.clone(), why, ctx.now());
+    entry.frozen = Some(q.frozen.clone());
     ctx.store
         .create(&config.deployment.state_key(&rel), &entry)
         .await?;
@@ -64,31 +69,42 @@ pub async fn enqueue(
     Ok(Outcome::Queued { entry: rel })
 }
 
+/// A slot was freed on `route_name`: launch its queued datasets oldest first while slots last. A route no longer in
+/// the routes file has its entries rejected (`unknown_route`) rather than stranded; an entry that cannot be read is
+/// skipped, so the ones behind it still launch, and the message comes back to try it again.
 pub async fn drain(ctx: &Context, route_name: &str) -> Result<()> {
     let config = ctx.config().await?;
-    let Some(route) = config.route(route_name) else {
+    let route = config.route(route_name);
+    if route.is_none() {
         tracing::warn!(
             route = route_name,
-            "slot freed on a route that is no longer configured"
+            "slot freed on a route that is no longer configured: its queue is rejected"
         );
-        return Ok(());
-    };
+    }
     let mut keys = ctx
         .store
         .list(&config.deployment.queue_prefix(route_name))
         .await?;
     keys.sort();
+    let mut unreadable = None;
     for k in keys {
         let key = config.deployment.state_prefix.with_key(k);
-        let Some(entry) = claim(ctx, &key).await? else {
-            continue;
+        let entry = match claim(ctx, &key).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(entry = %key, error = %e, "a queue entry cannot be taken; the ones behind it go on");
+                unreadable = worst(unreadable, e);
+                continue;
+            }
         };
-        if entry.is_expired(ctx.now(), route.queue_max_age) {
-            give_up(ctx, &config, route, &entry).await?;
+        if let Some(r) = route.filter(|r| entry.is_expired(ctx.now(), r.queue_max_age)) {
+            give_up(ctx, &config, r, &entry).await?;
             ctx.store.delete(&key).await?;
             continue;
         }
-        match launch_dataset(ctx, &config, &entry.dataset, true).await {
+        let from = From::Queue(entry.frozen.clone());
+        match launch_dataset(ctx, &config, &entry.dataset, from).await {
             Ok(Outcome::StillQueued) => {
                 unclaim(ctx, &key).await?;
                 break;
@@ -103,7 +119,7 @@ pub async fn drain(ctx: &Context, route_name: &str) -> Result<()> {
             }
         }
     }
-    Ok(())
+    unreadable.map_or(Ok(()), Err)
 }
 
 /// Claim an entry by compare-and-swap, so two launchers never take the same one. `None`: gone, or claimed.

@@ -1258,3 +1258,142 @@ async fn rerun_after_a_newer_upload_reruns_the_newer_upload() {
         (format!("s:{newer}").as_str(), 1, at("2026-11-28T09:00:00Z"))
     );
 }
+
+// ---- What the adversarial review found (each failed before its fix) ----
+
+impl Harness {
+    /// The files a job's frozen manifest lists (the manifest's first entry is the prefix).
+    fn manifest_files(&self, job: &str) -> Vec<String> {
+        let manifest = self.config.deployment.manifest_key(job).to_string();
+        let body = self.world.objects.json(&manifest).expect("the manifest");
+        body.as_array().expect("a manifest is a list")[1..]
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// A second handler context on the same world, with another routes file (a redeploy).
+    fn redeployed(&self, routes: &str) -> Context {
+        let config = config::parse(routes, &DeploymentEnv::default(), None).expect("valid routes");
+        Context::new(
+            self.world.ports(),
+            ConfigSource::Inline(Arc::new(config)),
+            DeploymentEnv::default(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_file_added_while_the_dataset_waits_in_the_queue_is_not_trained() {
+    let h = Harness::with_route("max_concurrent_jobs = 1");
+    h.put_good("first");
+    h.put_good("waits");
+    assert!(h.land("first").await.is_empty());
+    assert!(h.land("waits").await.is_empty());
+    assert_eq!(h.queue().len(), 1);
+    // Uploaded after the marker, while the dataset waits for a slot.
+    let late = format!("{}late.jsonl", folder_key("waits"));
+    h.world.objects.insert(&Harness::uri(&late), GOOD_JSONL);
+    h.free_slot_of(&h.job_for("first"));
+    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    assert_eq!(h.manifest_files(&h.job_for("waits")), ["train.jsonl"]);
+}
+
+#[tokio::test]
+async fn a_file_added_after_a_failed_first_delivery_is_not_trained_by_the_redelivery() {
+    let h = Harness::new();
+    h.put_good("retried");
+    // The first delivery checks the dataset and writes its record, then fails writing the manifest.
+    h.world.objects.faults.fail(
+        "PutObject",
+        "manifests/",
+        1,
+        server_error("s3", "PutObject"),
+    );
+    assert_eq!(h.land("retried").await, ["m0"]);
+    let late = format!("{}late.jsonl", folder_key("retried"));
+    h.world.objects.insert(&Harness::uri(&late), GOOD_JSONL);
+    assert!(h.land("retried").await.is_empty());
+    assert_eq!(h.jobs().len(), 1);
+    assert_eq!(h.manifest_files(&h.job_for("retried")), ["train.jsonl"]);
+}
+
+#[tokio::test]
+async fn with_versioning_suspended_uploading_the_marker_again_retrains() {
+    let h = Harness::with_route("max_concurrent_jobs = 2");
+    h.put_good("suspended");
+    let mut first = s3_notification(&marker_key("suspended"), "0066F9A1B2C3D4E5F6");
+    first["Records"][0]["s3"]["object"]["versionId"] = json!("null");
+    let mut again = first.clone();
+    again["Records"][0]["s3"]["object"]["sequencer"] = json!("0066F9A1B2C3D4E5F7");
+    assert!(h.deliver(&[first]).await.is_empty());
+    assert!(h.deliver(&[again]).await.is_empty());
+    assert_eq!(h.jobs().len(), 2, "{:?}", h.jobs());
+}
+
+#[tokio::test]
+async fn a_file_in_an_archive_storage_class_is_rejected_not_lost() {
+    let h = Harness::new();
+    h.put_good("archived");
+    h.world.objects.faults.fail_always(
+        "GetObject",
+        "train.jsonl",
+        hubtune::domain::error::Error::Aws {
+            service: "s3",
+            operation: "GetObject",
+            code: Some("InvalidObjectState".into()),
+            message: "The operation is not valid for the object's storage class".into(),
+            class: hubtune::domain::error::ErrorClass::Deployment,
+        },
+    );
+    assert!(h.land("archived").await.is_empty());
+    let e = h.only_rejection();
+    assert_eq!(e.detail["reason"], "archived_object");
+    assert_eq!(
+        e.detail["file"],
+        format!("{}train.jsonl", folder_key("archived"))
+    );
+}
+
+#[tokio::test]
+async fn queued_datasets_of_a_route_removed_from_the_routes_file_are_rejected_not_stranded() {
+    let h = Harness::with_route("max_concurrent_jobs = 1");
+    h.put_good("running");
+    h.put_good("stranded");
+    assert!(h.land("running").await.is_empty());
+    assert!(h.land("stranded").await.is_empty());
+    assert_eq!(h.queue().len(), 1);
+    // The route is renamed in the routes file while a dataset waits in its queue.
+    let redeployed =
+        h.redeployed(&routes_toml("").replace("[routes.support-bot]", "[routes.renamed]"));
+    launch_finetune::handle(&redeployed, sqs(&[slot_freed(ROUTE)]))
+        .await
+        .unwrap();
+    let rejected = h.events(DATASET_REJECTED);
+    assert_eq!(rejected.len(), 1, "{rejected:#?}");
+    assert_eq!(rejected[0].detail["reason"], "unknown_route");
+    assert!(h.queue().is_empty(), "the entry ended with its rejection");
+}
+
+#[tokio::test]
+async fn an_unreadable_queue_entry_does_not_block_the_datasets_behind_it() {
+    let h = Harness::with_route("max_concurrent_jobs = 1");
+    h.put_good("running");
+    h.put_good("behind");
+    assert!(h.land("running").await.is_empty());
+    assert!(h.land("behind").await.is_empty());
+    // An entry that sorts first and cannot be read.
+    let broken = h
+        .config
+        .deployment
+        .queue_prefix(ROUTE)
+        .join("00000000T000000Z-broken.json");
+    h.world.objects.insert(&broken.to_string(), "{not json");
+    h.free_slot_of(&h.job_for("running"));
+    assert_eq!(
+        h.deliver(&[slot_freed(ROUTE)]).await,
+        ["m0"],
+        "the broken entry brings the message back"
+    );
+    assert!(h.jobs().contains(&h.job_for("behind")), "{:?}", h.jobs());
+}

@@ -1,6 +1,8 @@
 //! The scheduled repair: every record that is not completely done is brought up to date, slots of launches that
 //! never happened are freed, and routes with waiting datasets and a free slot get a nudge.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use hubtune::domain::config::{Config, Route};
 use hubtune::domain::error::{ErrorClass, Result};
@@ -10,6 +12,7 @@ use hubtune::domain::run::{RunRecord, SweepAction, SweepTiming};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::batch::worst;
 use hubtune::runtime::context::Context;
+use hubtune::runtime::outbox::release_slot;
 use hubtune::store::Decision;
 
 use crate::reconcile::reconcile;
@@ -57,11 +60,7 @@ pub async fn sweep_with(ctx: &Context, republish_after_seconds: i64) -> Result<S
     for route in &config.routes {
         report.stale_slots_released += release_stale_slots(ctx, &config, &route.name, now).await?;
     }
-    for route in &config.routes {
-        if nudge(ctx, &config, route, now).await? {
-            report.slots_freed_announced += 1;
-        }
-    }
+    report.slots_freed_announced += nudge_queues(ctx, &config, now).await?;
     tracing::info!(?report, "sweep done");
     // A record that can never be repaired (a name SageMaker cannot have) is logged above; anything else brings the
     // sweep's message back, so an operator sees a deployment fault in the dead-letter queue.
@@ -94,6 +93,8 @@ async fn repair(
             // the job, adopt its state; if not, the dataset goes back to its route's queue.
             let has_job = reconcile(ctx, config, r.job_name.as_str()).await?.is_some();
             if let (false, Some(d)) = (has_job, &r.dataset) {
+                // Its slot goes back with it: a one-slot route would otherwise wait behind a launch that is gone.
+                release_slot(ctx, config, &r.route, r.job_name.as_str()).await?;
                 let entry = QueueEntry::new(
                     d.clone(),
                     "the launch did not finish; retried by the sweep",
@@ -155,27 +156,43 @@ async fn release_stale_slots(
         .await
 }
 
-/// A route with waiting datasets and a free slot gets a `Route Slot Freed`. Returns whether it was sent.
-async fn nudge(ctx: &Context, config: &Config, route: &Route, now: DateTime<Utc>) -> Result<bool> {
+/// Every route with waiting datasets and a free slot gets a `Route Slot Freed`; so does a route no longer in the
+/// routes file, whose waiting datasets the launcher then rejects instead of leaving them stranded. Returns how many
+/// were sent.
+async fn nudge_queues(ctx: &Context, config: &Config, now: DateTime<Utc>) -> Result<usize> {
     let queued = ctx
         .store
-        .list(&config.deployment.queue_prefix(&route.name))
+        .list(&config.deployment.state_key("queue/"))
         .await?;
-    if queued.is_empty() {
-        return Ok(false);
+    let queue_prefix = config.deployment.state_key("queue/");
+    let routes: BTreeSet<&str> = queued
+        .iter()
+        .filter_map(|k| k.strip_prefix(queue_prefix.key())?.split_once('/'))
+        .map(|(route, _)| route)
+        .collect();
+    let mut sent = 0;
+    for name in routes {
+        let free = match config.route(name) {
+            Some(route) => free_slots(ctx, config, route).await?,
+            None => 1,
+        };
+        if free == 0 {
+            continue;
+        }
+        let key = format!("sweep-{}", now.timestamp_millis());
+        ctx.emit(config, &events::route_slot_freed(name, &key))
+            .await?;
+        sent += 1;
     }
+    Ok(sent)
+}
+
+async fn free_slots(ctx: &Context, config: &Config, route: &Route) -> Result<u32> {
     let slots = ctx
         .store
         .read::<Slots>(&config.deployment.slots_key(&route.name))
         .await?;
-    let free = slots
+    Ok(slots
         .map(|s| s.value.free(route.max_concurrent_jobs))
-        .unwrap_or(route.max_concurrent_jobs);
-    if free == 0 {
-        return Ok(false);
-    }
-    let key = format!("sweep-{}", now.timestamp_millis());
-    ctx.emit(config, &events::route_slot_freed(&route.name, &key))
-        .await?;
-    Ok(true)
+        .unwrap_or(route.max_concurrent_jobs))
 }

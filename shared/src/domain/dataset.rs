@@ -26,7 +26,10 @@ pub struct DatasetIdentity {
 
 impl DatasetIdentity {
     pub fn from_landing(o: &ObjectLanded) -> Result<Self, Rejection> {
-        let version = match (&o.version_id, &o.sequencer) {
+        // A bucket whose versioning is suspended reports every upload's version as `null`: that tells uploads
+        // apart no better than no version at all, so the sequencer does.
+        let version_id = o.version_id.as_deref().filter(|v| *v != "null");
+        let version = match (version_id, &o.sequencer) {
             (Some(v), _) => format!("v:{v}"),
             (None, Some(s)) => format!("s:{s}"),
             (None, None) => {
@@ -73,16 +76,22 @@ pub struct DatasetLanded {
     pub identity: DatasetIdentity,
     /// The folder that is the dataset (marker mode), or the object itself (object mode).
     pub location: S3Uri,
-    /// Orders a route's datasets: the trigger's event time, ties broken by key.
+    /// Orders a route's datasets: the trigger's event time, ties broken by the S3 sequencer, then the key.
     pub time: DateTime<Utc>,
+    /// The trigger's S3 sequencer: it grows with every write of one key, so it orders two uploads of one marker
+    /// within the same second (an EventBridge time has only seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
 }
 
 impl DatasetLanded {
-    /// Sortable text of the dataset time (queue entry names; `latest.json` comparisons).
+    /// Sortable text of the dataset time (`latest.json` comparisons): the time, then the sequencer (right-padded
+    /// with zeros to a common length, as S3 says to compare them), then the key.
     pub fn sort_key(&self) -> String {
         format!(
-            "{}-{}",
+            "{}-{:0<32}-{}",
             self.time.format("%Y%m%dT%H%M%S%.3fZ"),
+            self.sequencer.as_deref().unwrap_or_default(),
             self.identity.key
         )
     }
@@ -161,6 +170,7 @@ pub fn locate(config: &Config, o: &ObjectLanded, now: DateTime<Utc>) -> Result<L
         identity: DatasetIdentity::from_landing(o)?,
         location,
         time: o.event_time.unwrap_or(now),
+        sequencer: o.sequencer.clone(),
     }))
 }
 
@@ -417,6 +427,42 @@ trigger = "object"
             sequencer: Some("0066F9A1B2C3D4E5F6".into()),
             event_time: Some("2026-11-27T09:14:03Z".parse().unwrap()),
         }
+    }
+
+    /// Versioning suspended: every upload's version is `null`, so the sequencer tells two uploads apart.
+    #[test]
+    fn a_null_version_id_does_not_make_two_uploads_one_dataset() {
+        let mut first = landing("datasets/support-bot/a/_SUCCESS");
+        first.version_id = Some("null".into());
+        let mut second = first.clone();
+        second.sequencer = Some("0066F9A1B2C3D4E5F7".into());
+        let (a, b) = (
+            DatasetIdentity::from_landing(&first).unwrap(),
+            DatasetIdentity::from_landing(&second).unwrap(),
+        );
+        assert_ne!(a, b);
+        assert_eq!(a.version, "s:0066F9A1B2C3D4E5F6");
+    }
+
+    /// Two uploads of one marker within one second (EventBridge times have seconds only): the later upload, by its
+    /// sequencer, sorts after the earlier one, even when its sequencer is shorter.
+    #[test]
+    fn the_sequencer_orders_uploads_of_one_second() {
+        let c = config();
+        let mut first = landing("datasets/support-bot/a/_SUCCESS");
+        first.sequencer = Some("0066F9A1B2C3D4E5F6".into());
+        let mut second = first.clone();
+        second.sequencer = Some("0066F9A1B2C3D4E6".into());
+        let key = |o: &ObjectLanded| match locate(&c, o, now()).unwrap() {
+            Located::Dataset(d) => d.sort_key(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            key(&second) > key(&first),
+            "{} vs {}",
+            key(&second),
+            key(&first)
+        );
     }
 
     #[test]

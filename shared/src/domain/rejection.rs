@@ -22,6 +22,7 @@ pub enum RejectionReason {
     BadObject,
     UnusableNotification,
     MarkerOutsideFolder,
+    ArchivedObject,
     // Its route.
     UnknownRoute,
     RouteBusy,
@@ -59,6 +60,7 @@ impl RejectionReason {
             Self::BadObject => "bad_object",
             Self::UnusableNotification => "unusable_notification",
             Self::MarkerOutsideFolder => "marker_outside_folder",
+            Self::ArchivedObject => "archived_object",
             Self::UnknownRoute => "unknown_route",
             Self::RouteBusy => "route_busy",
             Self::QueueMaxAge => "queue_max_age",

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::dataset::DatasetLanded;
+use crate::domain::dataset::{DatasetLanded, FrozenDataset};
 use crate::domain::versioned::Revisioned;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +66,10 @@ pub struct QueueEntry {
     /// Set by the launcher that is taking this entry; a stale claim (a crashed launcher) may be taken over.
     pub claimed_at: Option<DateTime<Utc>>,
     pub attempts: u32,
+    /// The contents as checked when the dataset was queued: what trains when it launches (a file added while it
+    /// waits is not). `None` in entries the sweep re-queues, whose run record holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<FrozenDataset>,
 }
 
 impl Revisioned for QueueEntry {
@@ -87,6 +91,7 @@ impl QueueEntry {
             enqueued_at: now,
             claimed_at: None,
             attempts: 0,
+            frozen: None,
         }
     }
 
