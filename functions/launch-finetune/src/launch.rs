@@ -154,7 +154,7 @@ struct Planned {
 }
 
 impl Launch<'_> {
-    fn from_queue(&self) -> bool {
+    fn is_from_queue(&self) -> bool {
         matches!(self.from, From::Queue(_))
     }
 
@@ -187,7 +187,7 @@ impl Launch<'_> {
                 d: self.d,
                 ev: &self.ev,
                 frozen: &planned.frozen,
-                from_queue: self.from_queue(),
+                from_queue: self.is_from_queue(),
             };
             return busy(self.ctx, self.config, self.route, queued, why).await;
         }
@@ -403,7 +403,7 @@ impl Launch<'_> {
                     d: self.d,
                     ev: &self.ev,
                     frozen,
-                    from_queue: self.from_queue(),
+                    from_queue: self.is_from_queue(),
                 };
                 Ok(Err(enqueue(ctx, config, queued, &why).await?))
             }
