@@ -162,19 +162,17 @@ async fn publish_failure(
     Ok(Published::Failure)
 }
 
-/// The artifact's size: a `.tar.gz` object, or with output compression off, a prefix of files.
-async fn artifact_bytes(ctx: &Context, artifact: &S3Uri) -> Result<u64> {
+/// How long after a run ended its artifact may be missing before the run is reported failed: S3 can lag behind
+/// SageMaker's status for a moment, but an artifact deleted before publication never comes back.
+pub const ARTIFACT_GRACE_SECONDS: i64 = 900;
+
+/// The artifact's size: a `.tar.gz` object, or with output compression off, a prefix of files. `None`: not there.
+async fn artifact_bytes(ctx: &Context, artifact: &S3Uri) -> Result<Option<u64>> {
     if let Some(h) = ctx.objects.head(artifact).await? {
-        return Ok(h.size);
+        return Ok(Some(h.size));
     }
     let listing = ctx.objects.list(&artifact.as_prefix(), 100_000).await?;
-    if listing.objects.is_empty() {
-        // Not yet: S3 may lag behind SageMaker's status for a moment; the DLQ catches a real absence.
-        return Err(Error::NotYet(format!(
-            "the artifact {artifact} does not exist (yet)"
-        )));
-    }
-    Ok(listing.objects.iter().map(|f| f.size).sum())
+    Ok((!listing.objects.is_empty()).then(|| listing.objects.iter().map(|f| f.size).sum()))
 }
 
 async fn publish_model(
@@ -195,7 +193,21 @@ async fn publish_model(
     let artifact: S3Uri = artifact_uri
         .parse()
         .map_err(|e: hubtune::domain::s3uri::S3UriError| Error::Invalid(e.to_string()))?;
-    let bytes = artifact_bytes(ctx, &artifact).await?;
+    let Some(bytes) = artifact_bytes(ctx, &artifact).await? else {
+        let ended = r.finished_at().unwrap_or(r.updated_at);
+        if (ctx.now() - ended).num_seconds() < ARTIFACT_GRACE_SECONDS {
+            return Err(Error::NotYet(format!(
+                "the artifact {artifact} does not exist (yet)"
+            )));
+        }
+        // Deleted before it was published: the run's subscribers hear that there is no model.
+        let mut gone = r.clone();
+        gone.status = RunStatus::Failed;
+        gone.failure_reason = Some(format!(
+            "the job completed, but its model artifact {artifact} was deleted before hubtune published it"
+        ));
+        return publish_failure(ctx, config, &gone, desc).await;
+    };
     let job = r.job_name.as_str();
     let manifest_uri = artifact_dir(&artifact, job).join("hubtune-manifest.json");
     let manifest = ArtifactManifest::of_run(r, desc, &artifact, bytes);
