@@ -64,14 +64,7 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<(), Error> {
                 Ok(())
             }
             Inbound::Unusable { problem } => report::unusable(ctx, &problem).await.map(|_| ()),
-            Inbound::Unrecognized { shape } => {
-                tracing::warn!(%shape, "payload not understood; ignored");
-                Ok(())
-            }
-            other => {
-                tracing::warn!(kind = ?std::mem::discriminant(&other), "not an input of launch-finetune; ignored");
-                Ok(())
-            }
+            other => Err(other.not_for("launch-finetune")),
         };
         if let Err(e) = r {
             first_err = worst(first_err, e);

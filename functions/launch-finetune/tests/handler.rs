@@ -1397,3 +1397,17 @@ async fn an_unreadable_queue_entry_does_not_block_the_datasets_behind_it() {
     );
     assert!(h.jobs().contains(&h.job_for("behind")), "{:?}", h.jobs());
 }
+
+#[tokio::test]
+async fn a_payload_hubtune_does_not_understand_goes_to_the_dead_letter_queue_not_away() {
+    let h = Harness::new();
+    let stranger = json!({"hello": "world"});
+    let misrouted = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "111122223333", "time": LANDED_AT, "region": "us-east-1", "resources": [], "detail": {}});
+    assert_eq!(
+        h.deliver(&[stranger, misrouted, json!("not json")]).await,
+        ["m0", "m1", "m2"],
+        "each comes back, and after the receive count lands in the dead-letter queue"
+    );
+    assert!(h.world.bus.events().is_empty());
+}

@@ -56,23 +56,15 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
                 detail,
             } if detail_type == TRAINING_RUN_FINISHED => match detail["job_name"].as_str() {
                 Some(job) => publish_run(ctx, job).await.map(|_| ()),
-                None => {
-                    tracing::warn!("Training Run Finished without job_name; ignored");
-                    Ok(())
-                }
+                None => Err(Error::Invalid(
+                    "Training Run Finished without job_name".into(),
+                )),
             },
             Inbound::Ignored { reason } => {
                 tracing::debug!(%reason, "ignored");
                 Ok(())
             }
-            Inbound::Unrecognized { shape } => {
-                tracing::warn!(%shape, "payload not understood; ignored");
-                Ok(())
-            }
-            _ => {
-                tracing::warn!("not an input of publish-artifact; ignored");
-                Ok(())
-            }
+            other => Err(other.not_for("publish-artifact")),
         };
         if let Err(e) = r {
             first_err = worst(first_err, e);

@@ -45,10 +45,7 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
                 sweep(ctx).instrument(tracing::info_span!("sweep")).await?;
             }
             Inbound::Ignored { reason } => tracing::debug!(%reason, "ignored"),
-            Inbound::Unrecognized { shape } => {
-                tracing::warn!(%shape, "payload not understood; ignored")
-            }
-            _ => tracing::warn!("not an input of training-state; ignored"),
+            other => return Err(other.not_for("training-state")),
         }
     }
     Ok(())

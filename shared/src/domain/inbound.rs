@@ -12,6 +12,7 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::error::Error;
 use crate::domain::job::JobStatus;
 
 pub const SAGEMAKER_STATE_CHANGE: &str = "SageMaker Training Job State Change";
@@ -77,6 +78,31 @@ pub enum Inbound {
     Unrecognized {
         shape: String,
     },
+}
+
+impl Inbound {
+    /// What this input is, for logs and errors (never its content).
+    pub fn kind(&self) -> String {
+        match self {
+            Inbound::ObjectLanded(_) => "an object landed".into(),
+            Inbound::S3TestEvent => "an s3:TestEvent".into(),
+            Inbound::SlotFreed { .. } => "Route Slot Freed".into(),
+            Inbound::TrainingUpdate(_) => "a training job state change".into(),
+            Inbound::Sweep => "the scheduled sweep".into(),
+            Inbound::Hubtune { detail_type, .. } => format!("hubtune's `{detail_type}`"),
+            Inbound::Ignored { reason } => format!("an ignored input ({reason})"),
+            Inbound::Unusable { problem } => problem.clone(),
+            Inbound::Unrecognized { shape } => {
+                format!("a payload hubtune does not understand ({shape})")
+            }
+        }
+    }
+
+    /// This input reached a function that has nothing to do with it: hubtune's wiring (or a stranger's sender)
+    /// is at fault, so the message goes to the dead-letter queue, where a person sees it, rather than away.
+    pub fn not_for(&self, function: &str) -> Error {
+        Error::Invalid(format!("{function} does not take {}", self.kind()))
+    }
 }
 
 /// Parse one message body (an SQS record body, or a direct invocation payload).
