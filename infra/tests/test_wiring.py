@@ -294,6 +294,19 @@ def test_alarms_on_function_errors(resolver):
     assert covered == {("FunctionName", resolver.resolve({"Ref": fn})) for fn in FUNCTIONS}
 
 
+def test_deployment_faults_are_counted_from_every_function_and_alarmed(template, resolver):
+    filters = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    assert {f["Properties"]["LogGroupName"]["Ref"] for f in filters} == {
+        "LaunchFinetuneLogGroup", "TrainingStateLogGroup", "PublishArtifactLogGroup"}
+    for f in filters:
+        assert f["Properties"]["FilterPattern"] == '{ $.fault = "deployment" }'
+        (t,) = f["Properties"]["MetricTransformations"]
+        assert t["MetricName"] == "DeploymentFaults"
+    alarm = resolver.props("DeploymentFaultsAlarm")
+    assert alarm["MetricName"] == "DeploymentFaults" and alarm["Threshold"] == 0
+    assert alarm["AlarmActions"] == [resolver.resolve({"Ref": "NotificationTopic"})]
+
+
 def test_optional_email_subscription(template):
     sub = template["Resources"]["NotificationEmailSubscription"]
     assert sub["Condition"] == "HasNotificationEmail"

@@ -29,8 +29,9 @@ fn log_failure(message_id: &str, e: &Error) {
         ErrorClass::Retry | ErrorClass::Capacity => {
             tracing::warn!(message_id, error = %e, class = ?e.class(), "record failed; it will come back")
         }
+        // `fault = "deployment"`: the template counts these lines (DeploymentFaults) and alarms on them.
         ErrorClass::Deployment => {
-            tracing::error!(message_id, error = %e, class = ?e.class(), "the deployment needs fixing; the record stays on its queue")
+            tracing::error!(message_id, error = %e, fault = "deployment", "the deployment needs fixing; the record stays on its queue")
         }
         ErrorClass::Permanent => {
             tracing::error!(message_id, error = %e, class = ?e.class(), "record failed permanently; it goes to the dead-letter queue")
@@ -62,7 +63,10 @@ where
     Fut: Future<Output = Result<()>>,
 {
     let Some(batch) = sqs_batch(&payload) else {
-        process(payload).await?;
+        if let Err(e) = process(payload).await {
+            log_failure("", &e);
+            return Err(e);
+        }
         return Ok(Value::Null);
     };
     let mut response = SqsBatchResponse::default();

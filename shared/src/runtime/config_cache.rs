@@ -109,7 +109,7 @@ impl ConfigCache {
                 Ok(config)
             }
             (Err(e), Some(c)) => {
-                tracing::error!(error = %e, serving_etag = %c.etag, "the routes file cannot be used: still serving the last one that parsed");
+                tracing::error!(error = %e, serving_etag = %c.etag, fault = "deployment", "the routes file cannot be used: still serving the last one that parsed");
                 c.checked = Instant::now();
                 Ok(c.config.clone())
             }
