@@ -31,30 +31,9 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use crate::checks::check_dataset;
-use crate::queue::{busy, enqueue, Queued};
-use crate::report::reject;
-
-/// How a dataset ended (for this delivery).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Launched {
-        job: String,
-    },
-    AlreadyLaunched {
-        job: String,
-    },
-    Queued {
-        entry: String,
-    },
-    /// The route is full and the dataset is already in the queue (a drain found no slot).
-    StillQueued,
-    Rejected {
-        reason: RejectionReason,
-    },
-    Ignored {
-        reason: String,
-    },
-}
+use crate::enqueue::{busy, enqueue, Queued};
+use crate::outcome::{From, Outcome};
+use crate::report::{mark_refused, reject};
 
 /// An object landed: find its dataset and launch it, or say why not.
 pub async fn on_object(ctx: &Context, o: &ObjectLanded) -> Result<Outcome> {
@@ -81,15 +60,6 @@ pub async fn on_object(ctx: &Context, o: &ObjectLanded) -> Result<Outcome> {
             reject(ctx, &config, &ev, &key, rej).await
         }
     }
-}
-
-/// Where a launch comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum From {
-    /// The dataset just landed (or is rerun).
-    Landing,
-    /// A queue entry being taken: a full route leaves it there, and what it froze when it was queued is what trains.
-    Queue(Option<FrozenDataset>),
 }
 
 /// Launch one dataset.
@@ -491,23 +461,6 @@ fn invalid_request(v: &Violation) -> Rejection {
         RejectionReason::InvalidRequest,
         format!("the CreateTrainingJob request would be refused: {v}"),
     )
-}
-
-/// A dataset that will not be launched: its record, while no job exists, ends `Failed` with the rejection.
-pub(crate) async fn mark_refused(ctx: &Context, key: &S3Uri, rej: &Rejection) -> Result<()> {
-    let now = ctx.now();
-    ctx.store
-        .update::<RunRecord, (), _>(key, |r| {
-            let Some(mut r) = r else {
-                return Ok(Decision::Keep(()));
-            };
-            Ok(if r.refuse(rej, now) {
-                Decision::Write(r, ())
-            } else {
-                Decision::Keep(())
-            })
-        })
-        .await
 }
 
 /// `hubtune rerun`: the same dataset again, on purpose, as a new attempt (a new job name).

@@ -6,12 +6,15 @@
 //!
 //! - `launch`: from a located dataset to a running job, idempotently;
 //! - `checks`: the dataset checks, reading only what they need;
-//! - `queue`: a busy route's queue, filled by `launch` and drained when a slot is freed;
+//! - `enqueue` and `drain`: a busy route's queue, filled by `launch` and drained when a slot is freed;
+//! - `outcome`: how a delivery ended;
 //! - `report`: the `Dataset Rejected` event.
 
 mod checks;
+mod drain;
+mod enqueue;
 mod launch;
-mod queue;
+mod outcome;
 mod report;
 
 use hubtune::domain::error::Error;
@@ -21,7 +24,8 @@ use hubtune::runtime::context::Context;
 use serde_json::Value;
 use tracing::Instrument;
 
-pub use launch::{launch_dataset, on_object, rerun, Outcome};
+pub use launch::{launch_dataset, on_object, rerun};
+pub use outcome::{From, Outcome};
 
 /// The Lambda entry point: an SQS batch, or a single event.
 pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
@@ -51,7 +55,7 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<(), Error> {
             }
             Inbound::SlotFreed { route } => {
                 let span = tracing::info_span!("drain", route = %route);
-                queue::drain(ctx, &route).instrument(span).await
+                drain::drain(ctx, &route).instrument(span).await
             }
             Inbound::S3TestEvent => {
                 tracing::debug!(

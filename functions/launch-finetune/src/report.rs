@@ -4,9 +4,12 @@ use hubtune::domain::config::Config;
 use hubtune::domain::error::Result;
 use hubtune::domain::events::{self, EventContext};
 use hubtune::domain::rejection::{Problems, Rejection, RejectionReason};
+use hubtune::domain::run::RunRecord;
+use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::context::Context;
+use hubtune::store::Decision;
 
-use crate::launch::Outcome;
+use crate::outcome::Outcome;
 
 /// Send `Dataset Rejected` (its id from `id_key`, so a redelivery sends the same event) and end the dataset there.
 pub async fn reject(
@@ -40,4 +43,21 @@ pub async fn unusable(ctx: &Context, problem: &str) -> Result<Outcome> {
         rej,
     )
     .await
+}
+
+/// A dataset that will not be launched: its record, while no job exists, ends `Failed` with the rejection.
+pub(crate) async fn mark_refused(ctx: &Context, key: &S3Uri, rej: &Rejection) -> Result<()> {
+    let now = ctx.now();
+    ctx.store
+        .update::<RunRecord, (), _>(key, |r| {
+            let Some(mut r) = r else {
+                return Ok(Decision::Keep(()));
+            };
+            Ok(if r.refuse(rej, now) {
+                Decision::Write(r, ())
+            } else {
+                Decision::Keep(())
+            })
+        })
+        .await
 }

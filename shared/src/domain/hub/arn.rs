@@ -1,6 +1,30 @@
 //! Hub and hub-content ARNs: parsing, building, and the partition of a region.
 
-use crate::domain::hub::content::HubContentType;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// `ModelReference` (a pointer into the public hub) or `Model` (a model imported straight into the hub).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HubContentType {
+    ModelReference,
+    Model,
+}
+
+impl HubContentType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HubContentType::ModelReference => "ModelReference",
+            HubContentType::Model => "Model",
+        }
+    }
+}
+
+impl fmt::Display for HubContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// `aws`, `aws-cn` or `aws-us-gov`.
 pub fn partition(region: &str) -> &'static str {

@@ -1,59 +1,12 @@
 //! The hub content as DescribeHubContent returns it: its type, the response, and the parsed content.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
-use crate::domain::hub::arn::parse_hub_content_arn;
-use crate::domain::hub::document::HubDocument;
-use crate::domain::rejection::{Rejection, RejectionReason};
+use crate::domain::hub::arn::{parse_hub_content_arn, HubContentType};
+use crate::domain::hub::document::{HubDocument, HubError};
 
 /// The public hub every reference points into.
 pub const PUBLIC_HUB_NAME: &str = "SageMakerPublicHub";
-
-/// The EBS volume the SDK's Estimator asks for when the document's `TrainingVolumeSize` does not apply.
-pub const SDK_DEFAULT_VOLUME_SIZE_GB: u32 = 30;
-
-#[derive(Debug, thiserror::Error)]
-pub enum HubError {
-    #[error("DescribeHubContent response is not valid JSON of the expected shape: {0}")]
-    Response(#[source] serde_json::Error),
-    #[error("hub content document of {arn} is not valid at `{path}`: {message}")]
-    Document {
-        arn: String,
-        path: String,
-        message: String,
-    },
-}
-
-/// A document hubtune cannot read is a permanent refusal for that model: no retry will change it.
-impl From<HubError> for Rejection {
-    fn from(e: HubError) -> Self {
-        Rejection::new(RejectionReason::BadHubDocument, e.to_string())
-    }
-}
-
-/// `ModelReference` (a pointer into the public hub) or `Model` (a model imported straight into the hub).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum HubContentType {
-    ModelReference,
-    Model,
-}
-
-impl HubContentType {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            HubContentType::ModelReference => "ModelReference",
-            HubContentType::Model => "Model",
-        }
-    }
-}
-
-impl fmt::Display for HubContentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// DescribeHubContent's output as the API names it (what `aws sagemaker describe-hub-content` prints), reduced to
 /// what hubtune reads. The document is still the JSON *string* the API returns.

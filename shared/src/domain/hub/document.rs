@@ -5,11 +5,29 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::domain::hub::content::HubError;
 use crate::domain::hub::hyperparameters::{HyperparameterScope, HyperparameterSpec};
 use crate::domain::hub::instances::{instance_family, sdk_volume_size_gb};
 use crate::domain::rejection::{Rejection, RejectionReason};
 use crate::domain::s3uri::S3Uri;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("DescribeHubContent response is not valid JSON of the expected shape: {0}")]
+    Response(#[source] serde_json::Error),
+    #[error("hub content document of {arn} is not valid at `{path}`: {message}")]
+    Document {
+        arn: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// A document hubtune cannot read is a permanent refusal for that model: no retry will change it.
+impl From<HubError> for Rejection {
+    fn from(e: HubError) -> Self {
+        Rejection::new(RejectionReason::BadHubDocument, e.to_string())
+    }
+}
 
 /// `{Name, Regex}`: the document's `TrainingMetrics`, and `AlgorithmSpecification.MetricDefinitions` as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

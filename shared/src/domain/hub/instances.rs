@@ -1,6 +1,7 @@
 //! Instance types as the SDK reads them: their family, and whether they take an EBS volume.
 
-use crate::domain::hub::content::SDK_DEFAULT_VOLUME_SIZE_GB;
+/// The EBS volume the SDK's Estimator asks for when the document's `TrainingVolumeSize` does not apply.
+pub const SDK_DEFAULT_VOLUME_SIZE_GB: u32 = 30;
 
 /// `ml.g5.2xlarge` -> `g5` (the SDK's `^ml[._]([a-z\d]+)\.?\w*$`).
 pub fn instance_family(instance_type: &str) -> Option<&str> {

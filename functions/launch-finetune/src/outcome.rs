@@ -1,0 +1,35 @@
+//! How a delivery of a dataset ended, and where a launch comes from.
+
+use hubtune::domain::dataset::FrozenDataset;
+use hubtune::domain::rejection::RejectionReason;
+
+/// How a dataset ended (for this delivery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Launched {
+        job: String,
+    },
+    AlreadyLaunched {
+        job: String,
+    },
+    Queued {
+        entry: String,
+    },
+    /// The route is full and the dataset is already in the queue (a drain found no slot).
+    StillQueued,
+    Rejected {
+        reason: RejectionReason,
+    },
+    Ignored {
+        reason: String,
+    },
+}
+
+/// Where a launch comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum From {
+    /// The dataset just landed (or is rerun).
+    Landing,
+    /// A queue entry being taken: a full route leaves it there, and what it froze when it was queued is what trains.
+    Queue(Option<FrozenDataset>),
+}
