@@ -27,7 +27,7 @@ fn read(path: &Path) -> Result<String, String> {
 }
 
 fn load_config(path: &Path) -> Result<Config, String> {
-    config::parse(&read(path)?, &DeploymentEnv::from_env(), None)
+    config::parse(&read(path)?, &hubtune::runtime::env::deployment_env(), None)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -421,7 +421,7 @@ pub async fn rerun(uri: &str, config_path: &Path, endpoint: Option<&str>) -> Res
     let ctx = Context::new(
         aws(endpoint).await.ports(),
         ConfigSource::File(config_path.to_path_buf()),
-        DeploymentEnv::from_env(),
+        hubtune::runtime::env::deployment_env(),
     );
     let uri: S3Uri = uri.parse()?;
     let outcome = launch_finetune::rerun(&ctx, &uri).await?;
@@ -517,7 +517,7 @@ pub async fn doctor(config_uri: &str, endpoint: Option<&str>) -> Res {
     let ctx = Context::new(
         aws.ports(),
         ConfigSource::parse(config_uri)?,
-        DeploymentEnv::from_env(),
+        hubtune::runtime::env::deployment_env(),
     );
     let checks = crate::doctor::run(&ctx, &aws, config_uri, &sdk).await;
     for c in &checks {

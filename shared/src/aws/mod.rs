@@ -17,7 +17,6 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::domain::config::DeploymentEnv;
 use crate::domain::error::Result;
 use crate::ports::{Ports, SystemClock};
 use crate::runtime::config_cache::ConfigSource;
@@ -113,7 +112,7 @@ pub async fn context_from_env() -> Result<Context> {
     Ok(Context::with_hub_ttl(
         aws.ports(),
         ConfigSource::from_env()?,
-        DeploymentEnv::from_env(),
+        crate::runtime::env::deployment_env(),
         hub_ttl,
     ))
 }

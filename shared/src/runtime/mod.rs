@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod config_cache;
 pub mod context;
+pub mod env;
 pub mod faults;
 pub mod hub_cache;
 pub mod outbox;

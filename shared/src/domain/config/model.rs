@@ -1,0 +1,194 @@
+//! The routes file's meaning, validated: the deployment, its routes, and the types that cannot hold bad values.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::naming::JobPrefix;
+use crate::domain::plan::TrainingSettings;
+use crate::domain::s3uri::S3Uri;
+
+pub const DEFAULT_MARKER: &str = "_SUCCESS";
+pub const DEFAULT_STATE_PREFIX: &str = "hubtune/state/";
+pub const DEFAULT_OUTPUT_PREFIX: &str = "hubtune/output/";
+pub const DEFAULT_EVENT_BUS: &str = "hubtune";
+pub const DEFAULT_QUEUE_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_ALLOWED_EXTENSIONS: &[&str] = &["jsonl", "json", "csv", "txt", "parquet"];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("cannot parse the routes file: {0}")]
+    Syntax(String),
+    #[error("cannot read the routes file {source_name}: {message}")]
+    Unreadable {
+        source_name: String,
+        message: String,
+    },
+}
+
+pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// How a dataset announces itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum Trigger {
+    /// A dataset is the folder `<prefix><name>/`, launched when the marker object lands in it.
+    Marker { marker: String },
+    /// Every object is a dataset of its own.
+    Object,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusyPolicy {
+    /// Wait in the route's queue for a free slot.
+    Queue,
+    /// Reject with `Dataset Rejected` (reason: route busy).
+    Skip,
+}
+
+/// Checks run on a dataset before any money is spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetRules {
+    pub min_total_bytes: u64,
+    pub max_total_bytes: u64,
+    /// Lower-case file extensions without the dot.
+    pub allowed_extensions: Vec<String>,
+    pub max_files: usize,
+}
+
+/// One route: where datasets land and what they train.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Route {
+    pub name: String,
+    /// Always ends in `/`.
+    pub prefix: S3Uri,
+    pub hub: String,
+    /// The hub content name of the model reference (often the public model id; may be an alias).
+    pub model_id: String,
+    pub model_version: Option<String>,
+    pub trigger: Trigger,
+    pub max_concurrent_jobs: u32,
+    pub busy_policy: BusyPolicy,
+    #[serde(with = "duration_secs")]
+    pub queue_max_age: Duration,
+    pub dataset: DatasetRules,
+    pub training: TrainingSettings,
+}
+
+/// Settings of the whole deployment: the template sets them as environment variables; a `[deployment]` table in
+/// the routes file fills them for local and CLI use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    pub name: String,
+    pub bucket: String,
+    pub state_prefix: S3Uri,
+    pub output_prefix: S3Uri,
+    #[serde(serialize_with = "ser_display")]
+    pub job_prefix: JobPrefix,
+    pub event_bus: String,
+    pub region: String,
+    pub training_role_arn: Option<String>,
+}
+
+impl Deployment {
+    /// The default output path of a route: inside the deployment's bucket and output prefix.
+    pub fn route_output(&self, route: &str) -> S3Uri {
+        self.output_prefix.join(&format!("{route}/"))
+    }
+
+    pub fn state_key(&self, rest: &str) -> S3Uri {
+        self.state_prefix.join(rest)
+    }
+
+    /// Where a job's run record lives: the one place this layout is written down.
+    pub fn run_key(&self, job: &str) -> S3Uri {
+        self.state_key(&format!("runs/{job}.json"))
+    }
+
+    /// Every run record.
+    pub fn runs_prefix(&self) -> S3Uri {
+        self.state_key("runs/")
+    }
+
+    /// A route's slots object.
+    pub fn slots_key(&self, route: &str) -> S3Uri {
+        self.state_key(&format!("slots/{route}.json"))
+    }
+
+    /// A route's queue entries.
+    pub fn queue_prefix(&self, route: &str) -> S3Uri {
+        self.state_key(&format!("queue/{route}/"))
+    }
+
+    /// The frozen manifest a job's training channel reads.
+    pub fn manifest_key(&self, job: &str) -> S3Uri {
+        self.state_key(&format!("manifests/{job}.json"))
+    }
+
+    /// The pointer to a route's newest published model.
+    pub fn latest_key(&self, route: &str) -> S3Uri {
+        self.output_prefix.join(&format!("{route}/latest.json"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    pub deployment: Deployment,
+    pub routes: Vec<Route>,
+    /// Where the routes file itself lives, when it is in S3 (it must never trigger anything).
+    pub source: Option<S3Uri>,
+}
+
+impl Config {
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.name == name)
+    }
+
+    /// The route whose prefix holds this object (prefixes never nest: validation refuses it).
+    pub fn route_for(&self, object: &S3Uri) -> Option<&Route> {
+        self.routes.iter().find(|r| object.is_under(&r.prefix))
+    }
+
+    /// Objects hubtune writes itself, or its own routes file: never a dataset.
+    pub fn is_own_object(&self, object: &S3Uri) -> bool {
+        object.is_under(&self.deployment.state_prefix)
+            || object.is_under(&self.deployment.output_prefix)
+            || self.source.as_ref() == Some(object)
+    }
+}
+
+/// Values from the environment that override the `[deployment]` table.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentEnv {
+    pub bucket: Option<String>,
+    /// The prefix the deployment's EventBridge rule forwards (`HUBTUNE_DATASET_PREFIX`): every route must lie under it.
+    pub dataset_prefix: Option<String>,
+    pub state_prefix: Option<String>,
+    pub output_prefix: Option<String>,
+    pub job_prefix: Option<String>,
+    pub event_bus: Option<String>,
+    pub name: Option<String>,
+    pub region: Option<String>,
+    pub training_role_arn: Option<String>,
+}
+
+fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+mod duration_secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}

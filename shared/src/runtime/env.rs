@@ -1,0 +1,22 @@
+//! The process environment's overrides of the routes file's `[deployment]` table (the Lambda's configuration): read
+//! here, at the edge, so that the core never reads the environment.
+
+use crate::domain::config::DeploymentEnv;
+
+/// `HUBTUNE_BUCKET`, `HUBTUNE_DATASET_PREFIX`, `HUBTUNE_STATE_PREFIX`, `HUBTUNE_OUTPUT_PREFIX`, `HUBTUNE_JOB_PREFIX`,
+/// `HUBTUNE_EVENT_BUS`, `HUBTUNE_DEPLOYMENT`, `AWS_REGION` (or `AWS_DEFAULT_REGION`), `HUBTUNE_TRAINING_ROLE_ARN`;
+/// an empty variable counts as unset.
+pub fn deployment_env() -> DeploymentEnv {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    DeploymentEnv {
+        bucket: get("HUBTUNE_BUCKET"),
+        dataset_prefix: get("HUBTUNE_DATASET_PREFIX"),
+        state_prefix: get("HUBTUNE_STATE_PREFIX"),
+        output_prefix: get("HUBTUNE_OUTPUT_PREFIX"),
+        job_prefix: get("HUBTUNE_JOB_PREFIX"),
+        event_bus: get("HUBTUNE_EVENT_BUS"),
+        name: get("HUBTUNE_DEPLOYMENT"),
+        region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+        training_role_arn: get("HUBTUNE_TRAINING_ROLE_ARN"),
+    }
+}
