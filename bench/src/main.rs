@@ -1,10 +1,8 @@
 //! hubtune-bench: the Rust side of `scripts/bench` (the harness in bench/harness/bench.py drives it).
 //!
-//! - `pure`: hubtune's own work for one launch, with no I/O: the SQS payload parsed, the dataset located, its
-//!   listing and first JSONL lines checked, the job named, the CreateTrainingJob request planned and serialised, the
-//!   slot object, manifest, run record and `Training Run Started` event built and serialised, the batch response
-//!   written. Timed per iteration, in a loop, in a release build: the part of a launch that is hubtune's and not an
-//!   AWS round trip.
+//! - `pure`: hubtune's own work for one launch: the real handler on the in-memory ports (`hubtune::memory`), from
+//!   the SQS payload to the batch response, every step of the launch path and no network. Timed per iteration, in a
+//!   loop, in a release build: the part of a launch that is hubtune's and not an AWS round trip.
 //! - `stack`: a local stack (moto + stand-in, `Stack::start`) with N datasets uploaded and their `Object Created`
 //!   messages taken off the LaunchQueue and written out as Lambda SQS events, one dataset per event; it prints one
 //!   JSON line (endpoint, files, the stack's pid) and keeps the stack up until its stdin closes. The harness then runs
@@ -24,15 +22,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use hubtune::domain::config::{self, DeploymentEnv};
-use hubtune::runtime::context::{ConfigSource, Context};
-use hubtune::domain::dataset::{self, DatasetFile, Located};
-use hubtune::domain::inbound::{parse_message, Inbound};
-use hubtune::domain::hub::HubContent;
-use hubtune::domain::naming::dataset_tag_value;
-use hubtune::domain::plan::{self, PlanInput, TrainingChannel};
-use hubtune::domain::route_queue::Slots;
-use hubtune::domain::run::{Outbox, RunRecord, RunStatus, StatusChange, RUN_SCHEMA};
+use hubtune::domain::config::DeploymentEnv;
+use hubtune::runtime::config_cache::ConfigSource;
+use hubtune::runtime::context::Context;
 use hubtune_e2e::{routes_toml, Env, Setup};
 use serde_json::{json, Value};
 
@@ -41,6 +33,8 @@ const ROUTE_EXTRA: &str = "accept_eula = true\nmax_concurrent_jobs = 1000\n";
 /// Jobs stay InProgress for the whole run: no completions, artifacts or state-change traffic beyond the first.
 const IN_PROGRESS_SECONDS: f64 = 86_400.0;
 const TRAIN_JSONL: &str = "{\"instruction\": \"hi\", \"response\": \"hello\"}\n{\"instruction\": \"bye\", \"response\": \"see you\"}\n";
+
+mod pure;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -63,7 +57,7 @@ fn arg_str(args: &[String], name: &str) -> Option<String> {
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = match args.first().map(String::as_str) {
-        Some("pure") => pure(arg(&args, "--iterations", 20_000)),
+        Some("pure") => pure::pure(arg(&args, "--iterations", 20_000)).await?,
         Some("stack") => {
             stack(
                 arg(&args, "--datasets", 1000),
@@ -155,212 +149,6 @@ fn stack_pid() -> Option<u32> {
         }
     }
     None
-}
-
-// ---- pure: hubtune's own work per launch ------------------------------------------------------------------------
-
-/// An `Object Created` event as the local stack (and S3 → EventBridge) sends it, inside a one-record SQS batch.
-fn sqs_payload(bucket: &str, i: usize) -> String {
-    let body = json!({
-        "version": "0", "id": format!("5c9a3e58-0000-4000-8000-{i:012}"), "detail-type": "Object Created",
-        "source": "aws.s3", "account": "123456789012", "time": "2026-11-27T10:00:00Z", "region": "us-east-1",
-        "resources": [format!("arn:aws:s3:::{bucket}")],
-        "detail": {
-            "version": "0", "bucket": {"name": bucket},
-            "object": {"key": format!("datasets/support-bot/ds-{i:05}/_SUCCESS"), "size": 0,
-                       "etag": "d41d8cd98f00b204e9800998ecf8427e",
-                       "version-id": format!("vers{i:028}"), "sequencer": format!("{:018X}", 0x1000 + i)},
-            "request-id": "C3D13FE58DE4C810", "requester": "123456789012", "source-ip-address": "127.0.0.1",
-            "reason": "PutObject"
-        }
-    });
-    json!({"Records": [{
-        "messageId": format!("0f8c6a1e-0000-4000-8000-{i:012}"), "receiptHandle": "AQEB",
-        "body": body.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:LaunchQueue", "awsRegion": "us-east-1"
-    }]})
-    .to_string()
-}
-
-/// One launch's pure work. Returns a byte count so the optimiser cannot drop any of it.
-fn launch_pure(
-    config: &config::Config,
-    hub: &HubContent,
-    payload: &str,
-    slots_before: &Slots,
-) -> usize {
-    let mut bytes = 0;
-    let payload: Value = serde_json::from_str(payload).expect("payload");
-    let records = hubtune::runtime::batch::sqs_records(&payload).expect("an SQS batch");
-    for (_id, body) in records {
-        let body: Value = serde_json::from_str(&body).expect("body");
-        for inbound in parse_message(&body) {
-            let Inbound::ObjectLanded(o) = inbound else {
-                panic!("not an object event")
-            };
-            let Ok(Located::Dataset(d)) = dataset::locate(config, &o) else {
-                panic!("not a dataset")
-            };
-            let route = config.route(&d.route).expect("route");
-            let job = d.identity.job_name(config, &route.name);
-            let run_key = config.deployment.state_key(&format!("runs/{job}.json"));
-            // The listing S3 returns, and the head of the JSONL file.
-            let folder = d.location.key().to_string();
-            let listing = vec![
-                DatasetFile {
-                    key: format!("{folder}_SUCCESS"),
-                    etag: "d41d8cd98f00b204e9800998ecf8427e".into(),
-                    size: 0,
-                },
-                DatasetFile {
-                    key: format!("{folder}train.jsonl"),
-                    etag: "0d5cb0c1ab3f1a9f4ec0c2f6e4b2a7d1".into(),
-                    size: TRAIN_JSONL.len() as u64,
-                },
-            ];
-            let frozen = dataset::check_listing(route, &d.location, &listing).expect("checks pass");
-            for f in frozen
-                .files
-                .iter()
-                .filter(|f| dataset::needs_content_check(&f.key))
-            {
-                dataset::check_jsonl_head(&f.key, TRAIN_JSONL.as_bytes(), false).expect("jsonl");
-            }
-            let manifest_uri = config
-                .deployment
-                .state_key(&format!("manifests/{job}.json"));
-            let hash = d.identity.hash(&config.deployment.name);
-            let request = plan::plan(&PlanInput {
-                job_name: &job,
-                region: &config.deployment.region,
-                hub,
-                settings: &route.training,
-                training_channel: TrainingChannel::Manifest(manifest_uri.clone()),
-                route: &route.name,
-                dataset_tag: dataset_tag_value(&d.location.to_string(), &hash),
-            })
-            .expect("plan");
-            bytes += serde_json::to_vec(&request).unwrap().len();
-            // The slot object, read and written back.
-            let mut slots: Slots =
-                serde_json::from_slice(&serde_json::to_vec(slots_before).unwrap()).unwrap();
-            slots.take(job.as_str(), route.max_concurrent_jobs, Utc::now());
-            bytes += serde_json::to_vec_pretty(&slots).unwrap().len();
-            bytes += frozen.manifest_json().len();
-            let now = Utc::now();
-            let mut record = RunRecord {
-                schema: RUN_SCHEMA,
-                revision: 0,
-                job_name: job.clone(),
-                job_arn: None,
-                route: route.name.clone(),
-                dataset_uri: d.location.to_string(),
-                dataset: Some(d.clone()),
-                frozen: Some(frozen.clone()),
-                manifest_uri: Some(manifest_uri.to_string()),
-                model_id: route.model_id.clone(),
-                hub_content_arn: Some(hub.hub_content_arn.clone()),
-                hub_content_version: Some(hub.hub_content_version.clone()),
-                public_hub_content_arn: hub.sagemaker_public_hub_content_arn.clone(),
-                instance_type: request.resource_config.instance_type.clone(),
-                instance_count: request.resource_config.instance_count,
-                status: RunStatus::Launching,
-                history: vec![StatusChange {
-                    status: RunStatus::Launching,
-                    at: now,
-                    detail: None,
-                }],
-                failure_reason: None,
-                model_artifacts: None,
-                outbox: Outbox::default(),
-                created_at: now,
-                updated_at: now,
-            };
-            bytes += serde_json::to_vec_pretty(&record).unwrap().len();
-            // Launched, then the event, then the outbox flag: the record is read back and written twice more.
-            for step in 0..2 {
-                let mut r: RunRecord =
-                    serde_json::from_slice(&serde_json::to_vec_pretty(&record).unwrap()).unwrap();
-                if step == 0 {
-                    r.job_arn = Some(format!(
-                        "arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}"
-                    ));
-                    r.advance(RunStatus::Launched, Utc::now(), None);
-                } else {
-                    let ev = hubtune::domain::events::training_run_started(&r);
-                    bytes += serde_json::to_string(&ev.detail).unwrap().len();
-                    r.outbox.started_emitted = true;
-                }
-                r.revision += 1;
-                bytes += serde_json::to_vec_pretty(&r).unwrap().len();
-                record = r;
-            }
-            bytes += run_key.to_string().len();
-        }
-    }
-    bytes + json!({"batchItemFailures": []}).to_string().len()
-}
-
-fn pure(iterations: usize) -> Value {
-    let home = hubtune_cli::home();
-    let bucket = "hubtune-local";
-    let toml = routes_toml(bucket, ROUTE_EXTRA);
-    let hub_json = std::fs::read_to_string(
-        home.join("examples/hub/describe-hub-content.model-reference.json"),
-    )
-    .expect("the example hub document");
-
-    // Per cold start (config) and per hub-cache miss (document): timed apart, they are not per-event work.
-    let mut config_us = Vec::new();
-    let mut hub_us = Vec::new();
-    for _ in 0..200 {
-        let t = Instant::now();
-        let c = config::parse(&toml, &DeploymentEnv::default(), None).expect("routes");
-        config_us.push(t.elapsed().as_secs_f64() * 1e6);
-        std::hint::black_box(c);
-        let t = Instant::now();
-        let h = HubContent::from_describe_json(&hub_json).expect("hub document");
-        hub_us.push(t.elapsed().as_secs_f64() * 1e6);
-        std::hint::black_box(h);
-    }
-    let config = config::parse(&toml, &DeploymentEnv::default(), None).unwrap();
-    let hub = HubContent::from_describe_json(&hub_json).unwrap();
-    let payloads: Vec<String> = (0..1000).map(|i| sqs_payload(bucket, i)).collect();
-
-    let mut variants = serde_json::Map::new();
-    for (name, holders) in [("slots_1", 1usize), ("slots_1000", 999)] {
-        let mut slots = Slots {
-            route: "support-bot".into(),
-            ..Default::default()
-        };
-        for i in 0..holders {
-            slots.take(
-                &format!("hubtune-support-bot-{i:016x}"),
-                u32::MAX,
-                Utc::now(),
-            );
-        }
-        // Warm up, then time each launch.
-        let mut sink = 0usize;
-        for p in payloads.iter().take(200) {
-            sink += launch_pure(&config, &hub, p, &slots);
-        }
-        let mut us = Vec::with_capacity(iterations);
-        for i in 0..iterations {
-            let t = Instant::now();
-            sink += launch_pure(&config, &hub, &payloads[i % payloads.len()], &slots);
-            us.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-        std::hint::black_box(sink);
-        variants.insert(name.into(), summary(us));
-    }
-    json!({
-        "kind": "pure", "iterations": iterations, "unit": "us",
-        "launch": variants,
-        "config_parse": summary(config_us),
-        "hub_document_parse": summary(hub_us),
-    })
 }
 
 // ---- stack: a local stack with N datasets waiting, for the per-event runs ---------------------------------------
@@ -578,7 +366,7 @@ async fn burst(n: usize, concurrency: usize) -> Result<Value, BoxError> {
     let contexts: Vec<Arc<Context>> = (0..concurrency)
         .map(|_| {
             Arc::new(Context::new(
-                env.aws.clone(),
+                env.aws.ports(),
                 ConfigSource::Inline(env.config.clone()),
                 DeploymentEnv::default(),
             ))

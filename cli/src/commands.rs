@@ -1,10 +1,8 @@
 //! The commands behind `hubtune`'s subcommands. Each returns an exit code; errors print to stderr with exit 2.
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use hubtune::aws::Aws;
 use hubtune::domain::config::{self, Config, DeploymentEnv};
@@ -15,12 +13,12 @@ use hubtune::domain::naming::dataset_tag_value;
 use hubtune::domain::plan::{self, PlanInput, TrainingChannel};
 use hubtune::domain::run::RunRecord;
 use hubtune::domain::s3uri::S3Uri;
+use hubtune::domain::validate;
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
-use hubtune_cli::local::{Dispatcher, Stack, StackOptions};
 use serde_json::{json, Value};
 
-type Res = Result<ExitCode, Box<dyn std::error::Error>>;
+pub(crate) type Res = Result<ExitCode, Box<dyn std::error::Error>>;
 
 fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
@@ -45,7 +43,7 @@ async fn aws(endpoint: Option<&str>) -> Aws {
 }
 
 /// A local folder as a listing under `prefix` (ETags are content hashes: there is no S3 object yet).
-fn local_listing(
+pub(crate) fn local_listing(
     dir: &Path,
     bucket: &str,
     prefix: &str,
@@ -142,60 +140,8 @@ pub async fn plan(
     endpoint: Option<&str>,
 ) -> Res {
     let config = load_config(config_path)?;
-    let (route, location) = match (dir, uri) {
-        (Some(dir), _) => {
-            let route = route.ok_or("--dataset needs --route")?;
-            let (location, problems) = check_local(&config, route, dir)?;
-            if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("{p}");
-                }
-                return Err(
-                    format!("the dataset has {} problem(s): no plan", problems.len()).into(),
-                );
-            }
-            (config.route(route).expect("checked").clone(), location)
-        }
-        (None, Some(uri)) => {
-            let location = uri.parse::<S3Uri>().map_err(|e| e.to_string())?.as_prefix();
-            let route = match route {
-                Some(r) => config.route(r).ok_or_else(|| format!("no route `{r}`"))?,
-                None => config
-                    .route_for(&location)
-                    .ok_or_else(|| format!("no route's prefix holds {location}"))?,
-            };
-            (route.clone(), location)
-        }
-        (None, None) => return Err("give the dataset's S3 URI, or --dataset DIR --route R".into()),
-    };
-    let hub: HubContent = match hub_content {
-        Some(p) => HubContent::from_describe_json(&read(p)?)
-            .map_err(|e| format!("{}: {e}", p.display()))?,
-        None => {
-            let aws = aws(endpoint).await;
-            let ctx = Context::new(
-                aws.ports(),
-                ConfigSource::Inline(Arc::new(config.clone())),
-                DeploymentEnv::default(),
-            );
-            let found = ctx
-                .hubs
-                .resolve(
-                    ctx.hub.as_ref(),
-                    &route.hub,
-                    &route.model_id,
-                    route.model_version.as_deref(),
-                )
-                .await?;
-            (*found.ok_or_else(|| {
-                format!(
-                    "hub {} has no model reference {}",
-                    route.hub, route.model_id
-                )
-            })?)
-            .clone()
-        }
-    };
+    let (route, location) = plan_target(&config, dir, route, uri)?;
+    let hub = plan_hub(&config, &route, hub_content, endpoint).await?;
     // With only a URI there is no marker event: the identity is the folder itself.
     let identity = DatasetIdentity {
         bucket: location.bucket().into(),
@@ -217,8 +163,85 @@ pub async fn plan(
         ),
     })
     .map_err(|r| r.to_string())?;
+    // The same check the launcher makes before any money is spent.
+    let invalid = validate::training_job(&request);
+    if !invalid.is_empty() {
+        for v in &invalid {
+            eprintln!("AWS would refuse {v}");
+        }
+        return Err(format!("{} field(s) AWS would refuse: no plan", invalid.len()).into());
+    }
     println!("{}", serde_json::to_string_pretty(&request)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The route and the dataset's location: a local folder checked first, or an S3 URI.
+fn plan_target(
+    config: &Config,
+    dir: Option<&Path>,
+    route: Option<&str>,
+    uri: Option<&str>,
+) -> Result<(hubtune::domain::config::Route, S3Uri), Box<dyn std::error::Error>> {
+    match (dir, uri) {
+        (Some(dir), _) => {
+            let route = route.ok_or("--dataset needs --route")?;
+            let (location, problems) = check_local(config, route, dir)?;
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                return Err(
+                    format!("the dataset has {} problem(s): no plan", problems.len()).into(),
+                );
+            }
+            Ok((config.route(route).expect("checked").clone(), location))
+        }
+        (None, Some(uri)) => {
+            let location = uri.parse::<S3Uri>().map_err(|e| e.to_string())?.as_prefix();
+            let route = match route {
+                Some(r) => config.route(r).ok_or_else(|| format!("no route `{r}`"))?,
+                None => config
+                    .route_for(&location)
+                    .ok_or_else(|| format!("no route's prefix holds {location}"))?,
+            };
+            Ok((route.clone(), location))
+        }
+        (None, None) => Err("give the dataset's S3 URI, or --dataset DIR --route R".into()),
+    }
+}
+
+/// The model reference: from a saved DescribeHubContent response, or the hub itself.
+async fn plan_hub(
+    config: &Config,
+    route: &hubtune::domain::config::Route,
+    hub_content: Option<&Path>,
+    endpoint: Option<&str>,
+) -> Result<HubContent, Box<dyn std::error::Error>> {
+    if let Some(p) = hub_content {
+        return Ok(HubContent::from_describe_json(&read(p)?)
+            .map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    let ctx = Context::new(
+        aws(endpoint).await.ports(),
+        ConfigSource::Inline(Arc::new(config.clone())),
+        DeploymentEnv::default(),
+    );
+    let found = ctx
+        .hubs
+        .resolve(
+            ctx.hub.as_ref(),
+            &route.hub,
+            &route.model_id,
+            route.model_version.as_deref(),
+        )
+        .await?;
+    let found = found.ok_or_else(|| {
+        format!(
+            "hub {} has no model reference {}",
+            route.hub, route.model_id
+        )
+    })?;
+    Ok((*found).clone())
 }
 
 pub fn validate(dir: &Path, route: &str, config_path: &Path) -> Res {
@@ -571,329 +594,3 @@ async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
 }
 
 // ---- the local stack ----------------------------------------------------------------------------------------------
-
-fn examples() -> PathBuf {
-    hubtune_cli::home().join("examples")
-}
-
-fn demo_routes(bucket: &str) -> String {
-    format!(
-        r#"# Written by `hubtune demo`: one route fine-tuning the private hub's Llama 3.2 1B reference.
-[deployment]
-bucket = "{bucket}"
-
-[defaults]
-hub = "my-private-hub"
-role_arn = "arn:aws:iam::123456789012:role/hubtune-training"
-
-[routes.support-bot]
-prefix = "datasets/support-bot/"
-model_id = "meta-textgeneration-llama-3-2-1b"
-accept_eula = true
-instance_type = "ml.g5.2xlarge"
-hyperparameters = {{ epoch = 2, instruction_tuned = true }}
-max_concurrent_jobs = 2
-"#
-    )
-}
-
-struct Spinner {
-    on: bool,
-    i: usize,
-}
-
-impl Spinner {
-    fn tick(&mut self, what: &str, since: Instant) {
-        if self.on {
-            const F: [&str; 4] = ["|", "/", "-", "\\"];
-            self.i += 1;
-            print!("\r  {} {what} ({:.0?})   ", F[self.i % 4], since.elapsed());
-            let _ = std::io::stdout().flush();
-        }
-    }
-    fn clear(&self) {
-        if self.on {
-            print!("\r{:80}\r", "");
-        }
-    }
-}
-
-fn step(msg: impl std::fmt::Display) {
-    println!("==> {msg}");
-}
-
-pub async fn demo(train_seconds: f64) -> Res {
-    let started = Instant::now();
-    step("starting the local stack (moto + hubtune's SageMaker stand-in), provisioned from infra/template.yaml");
-    let opts = StackOptions {
-        seed_hub: vec![examples().join("hub/describe-hub-content.model-reference.json")],
-        in_progress_seconds: train_seconds,
-        ..Default::default()
-    };
-    let stack = Stack::start(&opts).await?;
-    let result = demo_on(&stack, started).await;
-    stack.stop().await;
-    match result {
-        Ok(()) => {
-            step(format!(
-                "done in {:.1?}: dataset → job → published model, on your laptop",
-                started.elapsed()
-            ));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("hubtune demo FAILED: {e}");
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
-    let info = &stack.info;
-    println!(
-        "    endpoint {}  bucket {}  bus {}",
-        info.endpoint, info.bucket, info.event_bus
-    );
-    step("seeded private hub `my-private-hub` with the model reference meta-textgeneration-llama-3-2-1b 1.2.0");
-    let dir = std::env::temp_dir().join(format!("hubtune-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let routes = dir.join("hubtune.toml");
-    std::fs::write(&routes, demo_routes(&info.bucket)).map_err(|e| e.to_string())?;
-    step(format!("wrote the routes file {}", routes.display()));
-    let config = Arc::new(
-        config::parse(&demo_routes(&info.bucket), &DeploymentEnv::default(), None)
-            .map_err(|e| e.to_string())?,
-    );
-    let aws = Aws::for_endpoint(&info.endpoint, &info.region).await;
-    let ctx = Arc::new(Context::new(
-        aws.ports(),
-        ConfigSource::Inline(config.clone()),
-        DeploymentEnv::default(),
-    ));
-    let dispatcher = Dispatcher::new(info, ctx.clone());
-
-    let data = examples().join("datasets/support-bot");
-    let name = format!("demo-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
-    let route = config.route("support-bot").expect("demo route");
-    let location = route.prefix.join(&format!("{name}/"));
-    let listing = local_listing(&data, location.bucket(), location.key())?;
-    for (f, path) in &listing {
-        aws.put_object(
-            location.bucket(),
-            &f.key,
-            std::fs::read(path).map_err(|e| e.to_string())?,
-            "application/jsonl",
-            hubtune::ports::PutCondition::None,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        println!("    uploaded {} ({} bytes)", f.key, f.size);
-    }
-    aws.put_object(
-        location.bucket(),
-        &format!("{}_SUCCESS", location.key()),
-        vec![],
-        "text/plain",
-        hubtune::ports::PutCondition::None,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    step(format!(
-        "dataset landed: {location} (+ the _SUCCESS marker)"
-    ));
-
-    let mut spinner = Spinner {
-        on: std::io::stdout().is_terminal(),
-        i: 0,
-    };
-    let mut received = Vec::new();
-    let mut outcome: Option<Value> = None;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let wait_from = Instant::now();
-    while outcome.is_none() {
-        if Instant::now() > deadline {
-            spinner.clear();
-            return Err(format!(
-                "no Model Published or Fine-tune Failed within 120 s; events seen: {}",
-                received.len()
-            ));
-        }
-        let deliveries = dispatcher.pump_once().await.map_err(|e| e.to_string())?;
-        for d in &deliveries {
-            spinner.clear();
-            for b in &d.bodies {
-                println!("    {} ← {}", d.function.as_str(), describe_input(b));
-            }
-            if let Some(e) = &d.error {
-                println!(
-                    "    {} failed: {e} (the message comes back)",
-                    d.function.as_str()
-                );
-            } else if d.failed > 0 {
-                println!(
-                    "    {} returned {} record(s) for retry",
-                    d.function.as_str(),
-                    d.failed
-                );
-            }
-        }
-        for ev in dispatcher.observed().await.map_err(|e| e.to_string())? {
-            spinner.clear();
-            let dt = ev["detail-type"].as_str().unwrap_or_default().to_string();
-            if dt == "Training Run Started" {
-                // The launcher froze what it checked into the run record: show it as the user's "checks passed".
-                if let Some(job) = ev["detail"]["job_name"].as_str() {
-                    let key = config.deployment.state_key(&format!("runs/{job}.json"));
-                    if let Ok(Some(r)) = ctx.store.read::<RunRecord>(&key).await {
-                        let r = r.value;
-                        if let Some(f) = &r.frozen {
-                            step(format!(
-                                "checks passed: {} data files, {} bytes, frozen in {}",
-                                f.files.len(),
-                                f.total_bytes,
-                                r.manifest_uri.as_deref().unwrap_or("the manifest")
-                            ));
-                        }
-                        step(format!(
-                            "job launched: {job} on {} × {} from {}",
-                            r.instance_count,
-                            r.instance_type,
-                            r.hub_content_arn.as_deref().unwrap_or("the hub")
-                        ));
-                    }
-                }
-            }
-            println!(
-                "    event  {dt}: {}",
-                ev["detail"]["summary"].as_str().unwrap_or_default()
-            );
-            if dt == "Dataset Rejected" {
-                return Err(format!(
-                    "the dataset was rejected: {}",
-                    ev["detail"]["message"]
-                ));
-            }
-            if dt == "Model Published" || dt == "Fine-tune Failed" {
-                outcome = Some(ev.clone());
-            }
-            received.push(ev);
-        }
-        if deliveries.is_empty() {
-            spinner.tick("waiting for the training job", wait_from);
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-    spinner.clear();
-    let outcome = outcome.expect("loop ends with one");
-    if outcome["detail-type"] != "Model Published" {
-        return Err(format!(
-            "the fine-tune failed: {}",
-            outcome["detail"]["failure_reason"]
-        ));
-    }
-    let latest = config.deployment.latest_key("support-bot");
-    let bytes = aws
-        .get_object(latest.bucket(), latest.key())
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("latest.json was not written")?
-        .body;
-    step(format!("published {latest}:"));
-    println!("{}", String::from_utf8_lossy(&bytes));
-    step(format!(
-        "a subscriber on the hubtune bus received {} event(s):",
-        received.len()
-    ));
-    for ev in &received {
-        println!(
-            "    {:<22} event_id {}",
-            ev["detail-type"].as_str().unwrap_or_default(),
-            ev["detail"]["event_id"].as_str().unwrap_or_default()
-        );
-    }
-    let _ = started;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
-}
-
-fn describe_input(b: &Value) -> String {
-    match parse_message(b).first() {
-        Some(Inbound::ObjectLanded(o)) => format!("Object Created s3://{}/{}", o.bucket, o.key),
-        Some(Inbound::TrainingUpdate(u)) => {
-            format!("state change {} → {}", u.job_name, u.status.as_str())
-        }
-        Some(Inbound::Hubtune {
-            detail_type,
-            detail,
-        }) => format!(
-            "{detail_type} {}",
-            detail["job_name"].as_str().unwrap_or_default()
-        ),
-        Some(Inbound::SlotFreed { route }) => format!("Route Slot Freed {route}"),
-        Some(other) => format!("{other:?}"),
-        None => "nothing".into(),
-    }
-}
-
-pub async fn local(train_seconds: f64) -> Res {
-    let opts = StackOptions {
-        seed_hub: vec![examples().join("hub/describe-hub-content.model-reference.json")],
-        in_progress_seconds: train_seconds,
-        ..Default::default()
-    };
-    let stack = Stack::start(&opts).await?;
-    let info = stack.info.clone();
-    let dir = hubtune_cli::home().join(".hubtune");
-    std::fs::create_dir_all(&dir)?;
-    let routes = dir.join("hubtune.toml");
-    if !routes.exists() {
-        std::fs::write(&routes, demo_routes(&info.bucket))?;
-    }
-    println!("hubtune local stack on {}\n", info.endpoint);
-    println!("export AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={}", info.endpoint, info.region);
-    println!("export HUBTUNE_CONFIG={}\n", routes.display());
-    println!(
-        "then: hubtune upload examples/datasets/support-bot --route support-bot --name my-first"
-    );
-    println!("  or: aws s3 cp --recursive DIR s3://{}/datasets/support-bot/NAME/ && aws s3 cp /dev/null s3://{}/datasets/support-bot/NAME/_SUCCESS", info.bucket, info.bucket);
-    println!("      hubtune status   (Ctrl-C stops everything)\n");
-    let aws = Aws::for_endpoint(&info.endpoint, &info.region).await;
-    let ctx = Arc::new(Context::new(
-        aws.ports(),
-        ConfigSource::File(routes),
-        DeploymentEnv {
-            bucket: Some(info.bucket.clone()),
-            ..Default::default()
-        },
-    ));
-    let dispatcher = Dispatcher::new(&info, ctx.clone());
-    let mut last_sweep = Instant::now();
-    // One listener for the whole run: a Ctrl-C that arrives while a batch is being handled is not lost.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            _ = &mut ctrl_c => break,
-            r = dispatcher.pump_once() => {
-                for d in r.map_err(|e| e.to_string())? {
-                    for b in &d.bodies {
-                        println!("{} ← {}", d.function.as_str(), describe_input(b));
-                    }
-                }
-                for ev in dispatcher.observed().await.map_err(|e| e.to_string())? {
-                    println!("event  {}: {}", ev["detail-type"].as_str().unwrap_or_default(), ev["detail"]["summary"].as_str().unwrap_or_default());
-                }
-                if last_sweep.elapsed() > Duration::from_secs(60) {
-                    last_sweep = Instant::now();
-                    if let Err(e) = training_state::sweep(&ctx).await {
-                        println!("sweep: {e}");
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    println!("\nstopping the local stack");
-    stack.stop().await;
-    Ok(ExitCode::SUCCESS)
-}

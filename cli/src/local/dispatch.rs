@@ -104,63 +104,14 @@ impl Dispatcher {
             if messages.is_empty() {
                 continue;
             }
-            let records: Vec<Value> = messages
-                .iter()
-                .map(|m| {
-                    json!({
-                        "messageId": m.message_id.clone().unwrap_or_default(),
-                        "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
-                        "body": m.body.clone().unwrap_or_default(),
-                        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
-                        "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1",
-                    })
-                })
-                .collect();
-            let payload = json!({ "Records": records });
+            let payload = sqs_event(&messages, arn);
             let result = match f {
                 FunctionName::LaunchFinetune => launch_finetune::handle(&self.ctx, payload).await,
                 FunctionName::TrainingState => training_state::handle(&self.ctx, payload).await,
                 FunctionName::PublishArtifact => publish_artifact::handle(&self.ctx, payload).await,
             };
-            let (failed_ids, error): (Vec<String>, Option<String>) = match &result {
-                Ok(v) => (
-                    v["batchItemFailures"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|x| x["itemIdentifier"].as_str().map(str::to_string))
-                        .collect(),
-                    None,
-                ),
-                // A whole-invocation error: every record comes back.
-                Err(e) => (
-                    messages
-                        .iter()
-                        .filter_map(|m| m.message_id.clone())
-                        .collect(),
-                    Some(e.to_string()),
-                ),
-            };
-            for m in &messages {
-                let id = m.message_id.clone().unwrap_or_default();
-                let handle = m.receipt_handle.clone().unwrap_or_default();
-                if failed_ids.contains(&id) {
-                    self.sqs
-                        .change_message_visibility()
-                        .queue_url(url)
-                        .receipt_handle(handle)
-                        .visibility_timeout(RETRY_VISIBILITY_SECONDS)
-                        .send()
-                        .await?;
-                } else {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await?;
-                }
-            }
+            let (failed_ids, error) = failures(&result, &messages);
+            self.settle(url, &messages, &failed_ids).await?;
             out.push(Delivery {
                 function: *f,
                 bodies: messages
@@ -175,6 +126,36 @@ impl Dispatcher {
             });
         }
         Ok(out)
+    }
+
+    /// As the event source mapping: what succeeded is deleted, what failed is visible again soon.
+    async fn settle(
+        &self,
+        url: &str,
+        messages: &[aws_sdk_sqs::types::Message],
+        failed_ids: &[String],
+    ) -> anyhow_lite::Result<()> {
+        for m in messages {
+            let id = m.message_id.clone().unwrap_or_default();
+            let handle = m.receipt_handle.clone().unwrap_or_default();
+            if failed_ids.contains(&id) {
+                self.sqs
+                    .change_message_visibility()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(RETRY_VISIBILITY_SECONDS)
+                    .send()
+                    .await?;
+            } else {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Pump until `done` says so (checked after every pass) or the timeout passes. Returns whether `done` held.
@@ -260,4 +241,46 @@ impl Dispatcher {
 pub mod anyhow_lite {
     pub type Error = Box<dyn std::error::Error + Send + Sync>;
     pub type Result<T> = std::result::Result<T, Error>;
+}
+
+/// The SQS event Lambda would hand the function for these messages.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message], arn: &str) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id.clone().unwrap_or_default(),
+                "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
+                "body": m.body.clone().unwrap_or_default(),
+                "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+                "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The records that failed (all of them on a whole-invocation error), and that error.
+fn failures(
+    result: &Result<Value, hubtune::domain::error::Error>,
+    messages: &[aws_sdk_sqs::types::Message],
+) -> (Vec<String>, Option<String>) {
+    match result {
+        Ok(v) => (
+            v["batchItemFailures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x["itemIdentifier"].as_str().map(str::to_string))
+                .collect(),
+            None,
+        ),
+        Err(e) => (
+            messages
+                .iter()
+                .filter_map(|m| m.message_id.clone())
+                .collect(),
+            Some(e.to_string()),
+        ),
+    }
 }
