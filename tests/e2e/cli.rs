@@ -186,6 +186,17 @@ fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
     ] {
         assert!(t.contains(step), "the demo did not show `{step}`:\n{t}");
     }
+    // Nothing left running: the local stack it printed no longer answers on its port.
+    let endpoint = t
+        .split_whitespace()
+        .skip_while(|w| *w != "endpoint")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the demo printed no endpoint:\n{t}"));
+    let port = endpoint.rsplit(':').next().unwrap();
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+        "the demo's local stack still answers on {endpoint}"
+    );
 }
 
 #[test]

@@ -209,9 +209,22 @@ async fn a_file_without_a_marker_launches_nothing() {
     let env = Env::start(Setup::default()).await;
     env.put("datasets/support-bot/nomarker/train.jsonl", b"{\"x\":1}\n")
         .await;
+    // A complete dataset after it, through the same pipeline: its launch proves the events flowed, so "no job for
+    // the first folder" is an observation, not the absence of one.
+    env.drop_good("complete").await;
+    env.wait_for("Training Run Started", 1, T).await;
     env.settle(Duration::from_secs(3)).await;
-    assert!(env.jobs().await.is_empty());
-    assert!(env.seen.lock().unwrap().is_empty(), "no event at all");
+    let job = only_job(&env).await;
+    let record = env.record(&job).await;
+    assert!(
+        record.dataset_uri.ends_with("/complete/"),
+        "{}",
+        record.dataset_uri
+    );
+    assert!(
+        env.events("Dataset Rejected").is_empty(),
+        "the data file is not a dataset"
+    );
     env.stop().await;
 }
 
