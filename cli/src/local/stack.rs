@@ -63,7 +63,7 @@ impl Default for StackOptions {
 pub struct Stack {
     pub info: StackInfo,
     child: Child,
-    http: reqwest_lite::Client,
+    http: control::Client,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +139,7 @@ impl Stack {
         // Keep draining stdout so the process never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let stack = Stack {
-            http: reqwest_lite::Client::new(&info.endpoint),
+            http: control::Client::new(&info.endpoint),
             info,
             child,
         };
@@ -200,23 +200,18 @@ impl Stack {
     }
 }
 
-/// A tiny HTTP/1.1 client for the stand-in's control API on loopback (JSON in, JSON out), so the CLI needs no
-/// second HTTP stack beside the SDK's.
-mod reqwest_lite {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-
+/// The stand-in's control API on loopback (JSON in, JSON out), through reqwest.
+mod control {
     pub struct Client {
-        host: String,
+        http: reqwest::Client,
+        base: String,
     }
 
     impl Client {
         pub fn new(endpoint: &str) -> Self {
             Self {
-                host: endpoint
-                    .trim_start_matches("http://")
-                    .trim_end_matches('/')
-                    .to_string(),
+                http: reqwest::Client::new(),
+                base: endpoint.trim_end_matches('/').to_string(),
             }
         }
 
@@ -226,57 +221,19 @@ mod reqwest_lite {
             path: &str,
             body: &serde_json::Value,
         ) -> Result<serde_json::Value, String> {
-            let body = if body.is_null() {
-                String::new()
-            } else {
-                body.to_string()
-            };
-            let mut s = TcpStream::connect(&self.host)
-                .await
-                .map_err(|e| e.to_string())?;
-            let req = format!(
-                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                self.host,
-                body.len()
-            );
-            s.write_all(req.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut buf = Vec::new();
-            s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
-            let text = String::from_utf8_lossy(&buf);
-            let (head, rest) = text.split_once("\r\n\r\n").ok_or("malformed response")?;
-            let status: u16 = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .ok_or("no status")?;
-            let payload = if head
-                .to_ascii_lowercase()
-                .contains("transfer-encoding: chunked")
-            {
-                dechunk(rest)
-            } else {
-                rest.to_string()
-            };
-            if !(200..300).contains(&status) {
-                return Err(format!("HTTP {status}: {payload}"));
+            let method =
+                reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+            let mut request = self.http.request(method, format!("{}{path}", self.base));
+            if !body.is_null() {
+                request = request.json(body);
             }
-            Ok(serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null))
-        }
-    }
-
-    fn dechunk(s: &str) -> String {
-        let mut out = String::new();
-        let mut rest = s;
-        while let Some((size, tail)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 || tail.len() < n {
-                break;
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status();
+            let text = response.text().await.map_err(|e| e.to_string())?;
+            if !status.is_success() {
+                return Err(format!("HTTP {}: {text}", status.as_u16()));
             }
-            out.push_str(&tail[..n]);
-            rest = tail[n..].trim_start_matches("\r\n");
+            Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
         }
-        out
     }
 }
