@@ -3,17 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use hubtune::aws::Aws;
 use hubtune::domain::config::{self, Config, DeploymentEnv};
 use hubtune::domain::run::RunRecord;
 use hubtune::domain::s3uri::S3Uri;
-use hubtune::ports::PutCondition;
+use hubtune::ports::{Clock, PutCondition};
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
-use hubtune_cli::local::{Dispatcher, Stack, StackOptions};
+use hubtune_cli::local::{Delivery, Dispatcher, FunctionName, Stack, StackOptions};
 use serde_json::Value;
 
 pub const HUB: &str = "my-private-hub";
@@ -56,14 +58,39 @@ impl Default for Setup {
     }
 }
 
+/// The handlers' clock: the system's time plus an offset the test moves forward (`Env::advance`), so a test of
+/// "after N seconds" does not wait N seconds. Only hubtune's own reading of the time moves: the local stack (S3's
+/// event times, the stand-in's job timers) keeps real time.
+#[derive(Debug, Default)]
+pub struct TestClock {
+    offset: Mutex<chrono::Duration>,
+}
+
+impl TestClock {
+    pub fn advance(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).expect("a representable duration");
+        *self.offset.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.offset.lock().unwrap()
+    }
+}
+
 pub struct Env {
     pub stack: Stack,
     pub config: Arc<Config>,
     pub ctx: Arc<Context>,
     pub aws: Aws,
     pub dispatcher: Dispatcher,
+    /// The clock behind `ctx`.
+    pub clock: Arc<TestClock>,
     /// Every event the observer queue has delivered so far.
-    pub seen: std::sync::Mutex<Vec<Value>>,
+    pub seen: Mutex<Vec<Value>>,
+    /// Every message the dispatcher handed to a function so far (what `settle` and `wait_for` pumped).
+    pub delivered: Mutex<Vec<(FunctionName, Value)>>,
 }
 
 pub fn routes_toml(bucket: &str, route_extra: &str) -> String {
@@ -101,8 +128,11 @@ impl Env {
             .expect("test routes file is valid"),
         );
         let aws = Aws::for_endpoint(&stack.info.endpoint, &stack.info.region).await;
+        let clock = Arc::new(TestClock::default());
+        let mut ports = aws.ports();
+        ports.clock = clock.clone();
         let ctx = Arc::new(Context::new(
-            aws.ports(),
+            ports,
             ConfigSource::Inline(config.clone()),
             DeploymentEnv::default(),
         ));
@@ -113,8 +143,15 @@ impl Env {
             ctx,
             aws,
             dispatcher,
+            clock,
             seen: Default::default(),
+            delivered: Default::default(),
         }
+    }
+
+    /// Move the handlers' clock forward (the local stack's clock does not move).
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
     }
 
     pub fn bucket(&self) -> &str {
@@ -148,23 +185,81 @@ impl Env {
         self.drop_dataset(name, &[("train.jsonl", "{\"instruction\": \"hi\", \"response\": \"hello\"}\n{\"instruction\": \"bye\", \"response\": \"see you\"}\n")]).await
     }
 
-    /// Pump the queues until no message is left anywhere (or the timeout), collecting observed events.
+    /// Pump the queues until no message is left anywhere, neither waiting nor in flight (a failed one comes back
+    /// after `RETRY_VISIBILITY_SECONDS`), collecting observed events. Polls with `timeout` as its deadline, and panics
+    /// when the queues are still busy then. Events the stand-in emits later on its own timers (a job still
+    /// training) are not in any queue yet: wait for those with `wait_for`.
     pub async fn settle(&self, timeout: Duration) {
         let start = Instant::now();
         let mut quiet = 0;
-        while start.elapsed() < timeout {
-            let d = self.dispatcher.pump_once().await.expect("dispatch");
-            self.collect().await;
-            if d.is_empty() {
+        loop {
+            let d = self.pump().await;
+            if d.is_empty() && self.queued().await == 0 {
                 quiet += 1;
-                if quiet >= 5 {
+                if quiet >= 3 {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
             } else {
                 quiet = 0;
             }
+            assert!(
+                start.elapsed() < timeout,
+                "the queues were still busy after {timeout:?}"
+            );
+            if d.is_empty() {
+                // Polling the queues (a deadline above), not waiting for time to pass.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
+    }
+
+    /// One pass of the dispatcher, its deliveries logged and the observed events collected.
+    pub async fn pump(&self) -> Vec<Delivery> {
+        let d = self.dispatcher.pump_once().await.expect("dispatch");
+        self.delivered.lock().unwrap().extend(
+            d.iter()
+                .flat_map(|d| d.bodies.iter().map(|b| (d.function, b.clone()))),
+        );
+        self.collect().await;
+        d
+    }
+
+    /// The messages in the function queues, visible or in flight.
+    pub async fn queued(&self) -> usize {
+        let mut n = 0;
+        for logical in self.stack.info.function_queues.values() {
+            let r = self
+                .dispatcher
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&self.stack.info.queue(logical).url)
+                .attribute_names("All".into())
+                .send()
+                .await
+                .expect("GetQueueAttributes");
+            for (k, v) in r.attributes.unwrap_or_default() {
+                if matches!(
+                    k.as_str(),
+                    "ApproximateNumberOfMessages" | "ApproximateNumberOfMessagesNotVisible"
+                ) {
+                    n += v.parse::<usize>().expect("a count");
+                }
+            }
+        }
+        n
+    }
+
+    /// How many messages handed to `function` so far contain every one of `needles` (in their JSON).
+    pub fn deliveries(&self, function: FunctionName, needles: &[&str]) -> usize {
+        self.delivered
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(f, b)| {
+                let text = b.to_string();
+                *f == function && needles.iter().all(|n| text.contains(n))
+            })
+            .count()
     }
 
     pub async fn collect(&self) {
@@ -176,8 +271,7 @@ impl Env {
     pub async fn wait_for(&self, detail_type: &str, n: usize, timeout: Duration) -> Vec<Value> {
         let start = Instant::now();
         loop {
-            self.dispatcher.pump_once().await.expect("dispatch");
-            self.collect().await;
+            self.pump().await;
             let got = self.events(detail_type);
             if got.len() >= n {
                 return got;
@@ -193,6 +287,7 @@ impl Env {
                         .collect::<Vec<_>>()
                 );
             }
+            // Polling (the deadline above).
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -287,6 +382,16 @@ impl Env {
         self.stack.fault(v).await.expect("fault accepted");
     }
 
+    /// The stack faults not yet used up: empty once every armed fault really happened.
+    pub async fn faults_pending(&self) -> Vec<Value> {
+        let v = self
+            .stack
+            .control("GET", "/_hubtune/faults", &Value::Null)
+            .await
+            .expect("the pending faults");
+        v["faults"].as_array().cloned().unwrap_or_default()
+    }
+
     /// The messages now waiting in a function's queue, received (and left in flight for `visibility` seconds).
     pub async fn peek(&self, logical_queue: &str) -> Vec<String> {
         let url = &self.stack.info.queue(logical_queue).url;
@@ -322,4 +427,37 @@ impl Env {
     pub async fn stop(self) {
         self.stack.stop().await;
     }
+}
+
+/// The variable that marks the processes a test starts: a child inherits its parent's environment, so a command run
+/// with `MARK_VAR=<mark>` marks itself and everything it starts, and nothing else.
+pub const MARK_VAR: &str = "HUBTUNE_E2E_MARK";
+
+/// A mark no other test (or test run) uses.
+pub fn new_mark(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// The live processes carrying `mark` (read from /proc), with their command lines. A zombie shows no environment,
+/// so only processes still running are found.
+pub fn marked_processes(mark: &str) -> Vec<(u32, String)> {
+    let want = format!("{MARK_VAR}={mark}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        panic!("no /proc: the process checks need Linux");
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
+        })
+        .map(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            (pid, String::from_utf8_lossy(&cmd).replace('\0', " "))
+        })
+        .collect()
 }

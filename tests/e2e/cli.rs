@@ -1,7 +1,8 @@
 //! The `hubtune` command as a user runs it: a subprocess, its exit code and output.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The `hubtune` binary of this workspace (scripts/test builds it before the tests run).
 fn binary() -> PathBuf {
@@ -97,7 +98,12 @@ fn plan_and_config_errors_exit_2_with_the_route_and_key() {
         "examples/hub/describe-hub-content.model-reference.json",
         "s3://acme-ml-datasets/datasets/support-bot/x/",
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("routes.support-bot.accept_eula"),
+        "{}",
+        text(&o)
+    );
     let o = run(&["config", "check", "examples/hubtune.toml"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("route support-bot"));
@@ -174,9 +180,56 @@ fn inspect_explains_any_event() {
 
 #[test]
 fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
-    let o = run(&["demo", "--train-seconds", "0.5"]);
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
+    // Everything the demo starts inherits this mark: that is how its processes are found, and only its.
+    let mark = hubtune_e2e::new_mark("demo");
+    let mut child = hubtune()
+        .args(["demo", "--train-seconds", "0.5"])
+        .env(hubtune_e2e::MARK_VAR, &mark)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hubtune demo starts");
+    let demo = child.id();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut t = String::new();
+    // The demo prints its stack's endpoint first (`    endpoint http://127.0.0.1:PORT  bucket ...`).
+    let endpoint = loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            panic!("the demo printed no endpoint:\n{t}");
+        }
+        t.push_str(&line);
+        let mut words = line.split_whitespace();
+        if words.next() == Some("endpoint") {
+            break words.next().unwrap().to_string();
+        }
+    };
+    let port = endpoint.rsplit(':').next().unwrap().to_string();
+    // While the demo runs, its local stack is found by both checks below: they can see a leak.
+    let running: Vec<_> = hubtune_e2e::marked_processes(&mark)
+        .into_iter()
+        .filter(|(pid, _)| *pid != demo)
+        .collect();
+    assert!(
+        running
+            .iter()
+            .any(|(_, cmd)| cmd.contains("hubtune_localstack serve")),
+        "the demo's local stack is not among its processes: {running:?}"
+    );
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok(),
+        "the demo's local stack does not answer on {endpoint} while the demo runs"
+    );
+    out.read_to_string(&mut t).unwrap();
+    let status = child.wait().unwrap();
+    t.push_str(&stderr.join().unwrap());
+    assert!(status.success(), "{status}\n{t}");
     for step in [
         "dataset landed",
         "Training Run Started",
@@ -186,13 +239,9 @@ fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
     ] {
         assert!(t.contains(step), "the demo did not show `{step}`:\n{t}");
     }
-    // Nothing left running: the local stack it printed no longer answers on its port.
-    let endpoint = t
-        .split_whitespace()
-        .skip_while(|w| *w != "endpoint")
-        .nth(1)
-        .unwrap_or_else(|| panic!("the demo printed no endpoint:\n{t}"));
-    let port = endpoint.rsplit(':').next().unwrap();
+    // Nothing left running: no process the demo started is alive, and its stack no longer answers on its port.
+    let left = hubtune_e2e::marked_processes(&mark);
+    assert!(left.is_empty(), "the demo left running: {left:?}");
     assert!(
         std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
         "the demo's local stack still answers on {endpoint}"

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use hubtune::domain::s3uri::S3Uri;
+use hubtune_cli::local::FunctionName;
 use hubtune_e2e::{Env, Setup};
 use serde_json::{json, Value};
 
@@ -139,6 +140,7 @@ async fn the_same_event_five_times_is_one_job() {
         if !bodies.is_empty() {
             break;
         }
+        // Polling the queue until the event arrives (at most 2 s).
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let marker = bodies
@@ -150,6 +152,16 @@ async fn the_same_event_five_times_is_one_job() {
         env.send("LaunchQueue", &marker).await;
     }
     env.settle(T).await;
+    // The five deliveries really reached the launcher...
+    let delivered = env.deliveries(
+        FunctionName::LaunchFinetune,
+        &["datasets/support-bot/five/_SUCCESS"],
+    );
+    assert!(
+        delivered >= 5,
+        "the launcher got {delivered} of the 5 deliveries"
+    );
+    // ... and made one job.
     only_job(&env).await;
     assert_eq!(
         env.events("Training Run Started").len(),
@@ -170,15 +182,16 @@ async fn the_same_event_five_times_is_one_job() {
 #[tokio::test]
 async fn a_new_marker_on_the_same_folder_is_a_second_job_and_late_files_are_not_trained() {
     let env = Env::start(Setup::default()).await;
-    env.drop_dataset(
-        "again",
-        &[
-            ("a.jsonl", "{\"x\":1}\n"),
-            ("b.jsonl", "{\"x\":2}\n"),
-            ("c.csv", "a,b\n1,2\n"),
-        ],
-    )
-    .await;
+    let uri = env
+        .drop_dataset(
+            "again",
+            &[
+                ("a.jsonl", "{\"x\":1}\n"),
+                ("b.jsonl", "{\"x\":2}\n"),
+                ("c.csv", "a,b\n1,2\n"),
+            ],
+        )
+        .await;
     env.wait_for("Training Run Started", 1, T).await;
     // A file added after the marker is not in the frozen manifest of the first job.
     env.put(
@@ -197,10 +210,24 @@ async fn a_new_marker_on_the_same_folder_is_a_second_job_and_late_files_are_not_
             "datasets/support-bot/again/c.csv"
         ]
     );
-    // The same folder uploaded again with a new marker: a second job.
+    // What SageMaker trains on is the manifest, and the late file is not in it.
+    let manifest: S3Uri = r.manifest_uri.unwrap().parse().unwrap();
+    let m: Value = serde_json::from_slice(&env.object(&manifest).await.unwrap()).unwrap();
+    assert_eq!(m, json!([{ "prefix": uri }, "a.jsonl", "b.jsonl", "c.csv"]));
+    // The same folder uploaded again with a new marker: a second job, for the same folder, which does train the
+    // file that came after the first marker.
     env.put("datasets/support-bot/again/_SUCCESS", b"").await;
     env.wait_for("Training Run Started", 2, T).await;
-    assert_eq!(env.jobs().await.len(), 2);
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    let second = jobs.into_iter().find(|j| *j != first).unwrap();
+    let r = env.record(&second).await;
+    assert_eq!(r.dataset_uri, uri);
+    let keys: Vec<_> = r.frozen.unwrap().files.into_iter().map(|f| f.key).collect();
+    assert!(
+        keys.contains(&"datasets/support-bot/again/late.jsonl".to_string()),
+        "{keys:?}"
+    );
     env.stop().await;
 }
 
@@ -211,20 +238,33 @@ async fn a_file_without_a_marker_launches_nothing() {
         .await;
     // A complete dataset after it, through the same pipeline: its launch proves the events flowed, so "no job for
     // the first folder" is an observation, not the absence of one.
-    env.drop_good("complete").await;
+    let complete = env.drop_good("complete").await;
     env.wait_for("Training Run Started", 1, T).await;
-    env.settle(Duration::from_secs(3)).await;
+    // Whatever the pipeline still holds is handled before we look.
+    env.settle(T).await;
     let job = only_job(&env).await;
     let record = env.record(&job).await;
+    assert_eq!(record.dataset_uri, complete);
+    // The job trains the second folder and names it: its manifest and its dataset tag.
+    let manifest: S3Uri = record.manifest_uri.clone().unwrap().parse().unwrap();
+    let m: Value = serde_json::from_slice(&env.object(&manifest).await.unwrap()).unwrap();
+    assert_eq!(m, json!([{ "prefix": complete }, "train.jsonl"]));
+    let tags = env
+        .aws
+        .list_training_job_tags(record.job_arn.as_deref().unwrap())
+        .await
+        .unwrap();
     assert!(
-        record.dataset_uri.ends_with("/complete/"),
-        "{}",
-        record.dataset_uri
+        tags["hubtune:dataset"].ends_with("/datasets/support-bot/complete/"),
+        "{tags:?}"
     );
+    // The data file alone is not a dataset: not launched, not rejected either.
     assert!(
         env.events("Dataset Rejected").is_empty(),
-        "the data file is not a dataset"
+        "{:#?}",
+        env.events("Dataset Rejected")
     );
+    assert_eq!(env.events("Training Run Started").len(), 1);
     env.stop().await;
 }
 
@@ -248,8 +288,15 @@ async fn a_gated_model_without_the_eula_is_rejected_before_any_sagemaker_call() 
         d["message"].as_str().unwrap().contains("llamaEula.txt"),
         "{d}"
     );
+    // The only SageMaker call is the read of the hub document that says the model is gated: nothing is created.
+    // (Counted before this test's own ListTrainingJobs below.)
+    let calls = env.calls().await;
+    let sagemaker: Vec<_> = calls
+        .keys()
+        .filter(|k| k.starts_with("sagemaker."))
+        .collect();
+    assert_eq!(sagemaker, ["sagemaker.DescribeHubContent"], "{calls:?}");
     assert!(env.jobs().await.is_empty());
-    assert_eq!(env.calls().await.get("sagemaker.CreateTrainingJob"), None);
     env.stop().await;
 }
 
@@ -277,7 +324,12 @@ async fn a_crash_between_create_and_the_record_update_is_repaired_by_the_redeliv
     hubtune::runtime::faults::arm("launch.after_create", "/crash-after-create/", 1);
     env.drop_good("crash-after-create").await;
     env.wait_for("Training Run Started", 1, T).await;
-    env.settle(Duration::from_secs(3)).await;
+    env.settle(T).await;
+    assert_eq!(
+        hubtune::runtime::faults::remaining("launch.after_create", "/crash-after-create/"),
+        0,
+        "the crash really happened"
+    );
     let job = only_job(&env).await;
     let r = env.record(&job).await;
     assert!(
@@ -307,6 +359,7 @@ async fn resource_limit_exceeded_queues_the_dataset() {
     );
     let entries = env.keys("hubtune/state/queue/support-bot/").await;
     assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(env.jobs().await.is_empty());
     env.stop().await;
 }
 

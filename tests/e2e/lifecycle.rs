@@ -1,9 +1,10 @@
 //! Every job followed to its end and published, under duplicates, reordering, crashes and faults.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hubtune::domain::run::RunStatus;
 use hubtune::domain::s3uri::S3Uri;
+use hubtune_cli::local::FunctionName;
 use hubtune_e2e::{Env, Setup};
 use serde_json::{json, Value};
 
@@ -19,7 +20,7 @@ async fn success_publishes_once_with_a_manifest_and_latest_pointer() {
     let env = Env::start(Setup::default()).await;
     let uri = env.drop_good("ok").await;
     let ev = env.wait_for("Model Published", 1, T).await;
-    env.settle(Duration::from_secs(2)).await;
+    env.settle(T).await;
     assert_eq!(env.events("Model Published").len(), 1);
     let d = &ev[0]["detail"];
     assert_eq!(d["schema"], 1);
@@ -127,7 +128,17 @@ async fn completed_five_times_publishes_once_and_reordered_events_end_completed(
         env.send("TrainingStateQueue", &event("Completed")).await;
     }
     env.send("TrainingStateQueue", &event("InProgress")).await;
-    env.settle(Duration::from_secs(5)).await;
+    env.settle(T).await;
+    // The duplicates and the late InProgress really reached training-state (the stand-in's own Completed too)...
+    let seen = |status: &str| {
+        env.deliveries(
+            FunctionName::TrainingState,
+            &[&job, &format!("\"TrainingJobStatus\":\"{status}\"")],
+        )
+    };
+    assert!(seen("Completed") >= 6, "{} Completed", seen("Completed"));
+    assert!(seen("InProgress") >= 1);
+    // ... and changed nothing.
     assert_eq!(env.events("Model Published").len(), 1, "one publication");
     assert_eq!(env.events("Training Run Finished").len(), 1, "one finish");
     assert_eq!(env.record(&job).await.status, RunStatus::Completed);
@@ -149,10 +160,15 @@ async fn completed_before_in_progress_ends_completed() {
     env.drop_good("reversed").await;
     let ev = env.wait_for("Model Published", 1, T).await;
     let job = ev[0]["detail"]["job_name"].as_str().unwrap().to_string();
-    let late = json!({ "detail-type": "SageMaker Training Job State Change", "source": "aws.sagemaker",
+    let late = json!({ "id": "late-in-progress", "detail-type": "SageMaker Training Job State Change", "source": "aws.sagemaker",
         "detail": { "TrainingJobName": job, "TrainingJobStatus": "InProgress", "LastModifiedTime": 1 } });
     env.send("TrainingStateQueue", &late.to_string()).await;
-    env.settle(Duration::from_secs(3)).await;
+    env.settle(T).await;
+    assert_eq!(
+        env.deliveries(FunctionName::TrainingState, &[&job, "late-in-progress"]),
+        1,
+        "the late InProgress reached training-state"
+    );
     let r = env.record(&job).await;
     assert_eq!(r.status, RunStatus::Completed);
     assert_eq!(env.events("Model Published").len(), 1);
@@ -176,6 +192,8 @@ async fn a_slow_old_job_never_replaces_a_newer_model() {
         .await
         .unwrap();
     env.drop_good("older").await;
+    // Real time, on purpose: which dataset is newer comes from the time S3 stamps on each marker's event (the local
+    // stack's clock, in whole seconds, not the handlers' clock), so the two uploads must be a second apart.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let newer = env.drop_good("newer").await;
     env.wait_for("Model Published", 2, T).await;
@@ -302,7 +320,7 @@ async fn a_swallowed_completed_event_is_published_by_the_sweep() {
     env.drop_good("swallowed").await;
     // SageMaker says Completed; the event never comes.
     completed_job(&env).await;
-    env.settle(Duration::from_secs(2)).await;
+    env.settle(T).await;
     assert!(
         env.events("Model Published").is_empty(),
         "nothing without the event"
@@ -321,9 +339,9 @@ async fn crashes_before_put_events_lead_to_exactly_one_publication() {
     hubtune::runtime::faults::arm("publish.before_model_published", "/crashy/", 1);
     env.drop_good("crashy").await;
     let ev = env.wait_for("Model Published", 1, T).await;
-    env.settle(Duration::from_secs(3)).await;
+    env.settle(T).await;
     training_state::sweep_with(&env.ctx, 0).await.unwrap();
-    env.settle(Duration::from_secs(3)).await;
+    env.settle(T).await;
     let published = env.events("Model Published");
     assert_eq!(published.len(), 1, "exactly one Model Published");
     assert_eq!(
@@ -349,6 +367,11 @@ async fn an_s3_409_on_a_record_update_is_retried_and_nothing_is_lost() {
     env.fault(json!({ "service": "s3", "operation": "PutObject", "error": "s3-409", "count": 2, "match": "runs/" })).await;
     env.drop_good("conflict").await;
     env.wait_for("Model Published", 1, T).await;
+    assert_eq!(
+        env.faults_pending().await,
+        Vec::<Value>::new(),
+        "both 409s really happened"
+    );
     let job = env.jobs().await.pop().unwrap();
     let r = env.record(&job).await;
     assert_eq!(r.status, RunStatus::Completed);
@@ -362,11 +385,19 @@ async fn a_put_events_partial_failure_is_resent_with_the_same_id() {
     env.fault(json!({ "service": "events", "operation": "PutEvents", "error": "put-events-partial", "count": 1, "match": "Training Run Started" })).await;
     env.drop_good("partial").await;
     env.wait_for("Model Published", 1, T).await;
-    env.settle(Duration::from_secs(2)).await;
+    env.settle(T).await;
     assert_eq!(
-        env.events("Training Run Started").len(),
-        1,
-        "the refused entry was sent again, once"
+        env.faults_pending().await,
+        Vec::<Value>::new(),
+        "PutEvents really refused the entry"
+    );
+    let started = env.events("Training Run Started");
+    assert_eq!(started.len(), 1, "the refused entry was sent again, once");
+    // With the same id: the one derived from the job, which the refused entry carried too.
+    let job = started[0]["detail"]["job_name"].as_str().unwrap();
+    assert_eq!(
+        started[0]["detail"]["event_id"],
+        hubtune::domain::events::event_id(hubtune::domain::events::TRAINING_RUN_STARTED, job)
     );
     env.stop().await;
 }
@@ -398,6 +429,7 @@ async fn completed_job(env: &Env) -> String {
         if d.status == hubtune::domain::job::JobStatus::Completed {
             return job;
         }
+        // Polling the stand-in's job (at most 10 s).
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{job} did not complete");
@@ -424,7 +456,10 @@ async fn delete_job(env: &Env, job: &str, until_gone: bool) {
         .send()
         .await
         .expect("DeleteTrainingJob");
+    let start = Instant::now();
     while until_gone && env.aws.describe_training_job(job).await.unwrap().is_some() {
+        assert!(start.elapsed() < T, "{job} is still described");
+        // Polling the stand-in until the job is gone (the deadline above).
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -468,27 +503,20 @@ async fn a_launched_job_sagemaker_no_longer_knows_is_ended_by_the_sweep_after_a_
     delete_job(&env, &job, true).await;
     // Not found, but the record changed moments ago: the sweep leaves it for a later look.
     training_state::sweep_with(&env.ctx, 0).await.unwrap();
-    env.settle(Duration::from_secs(1)).await;
+    env.settle(T).await;
     assert_eq!(env.record(&job).await.status, RunStatus::InProgress);
     assert!(env.events("Fine-tune Failed").is_empty());
-    // Long enough later, it ends the run.
-    let key = env.config.deployment.state_key(&format!("runs/{job}.json"));
-    env.ctx
-        .store
-        .update::<hubtune::domain::run::RunRecord, (), _>(&key, |r| {
-            let mut r = r.unwrap();
-            r.updated_at -= chrono::Duration::seconds(training_state::GONE_AFTER_SECONDS + 1);
-            Ok(hubtune::store::Decision::Write(r, ()))
-        })
-        .await
-        .unwrap();
+    // Long enough later (the handlers' clock moved past the grace period), it ends the run.
+    env.advance(Duration::from_secs(
+        training_state::GONE_AFTER_SECONDS as u64 + 1,
+    ));
     training_state::sweep_with(&env.ctx, 0).await.unwrap();
     env.wait_for("Fine-tune Failed", 1, T).await;
     let r = env.record(&job).await;
     assert_ended_failed_without_publication(&env, &r, "no longer knows");
     // A later sweep has nothing left to do for it.
     training_state::sweep_with(&env.ctx, 0).await.unwrap();
-    env.settle(Duration::from_secs(1)).await;
+    env.settle(T).await;
     assert_eq!(env.events("Fine-tune Failed").len(), 1);
     env.stop().await;
 }
@@ -508,8 +536,9 @@ async fn a_refused_launch_that_waits_past_queue_max_age_ends_rejected_not_queued
         .trim_end_matches(".json")
         .to_string();
     assert_eq!(env.record(&job).await.status, RunStatus::Queued);
-    // Older than queue_max_age in whole seconds (an entry of 1.5 s is not yet older than 1 s).
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Older than queue_max_age in whole seconds (an entry of 1.5 s is not yet older than 1 s): the handlers' clock
+    // moves 2 s on.
+    env.advance(Duration::from_secs(2));
     // The sweep sees the queued dataset and a free slot; the launcher finds it too old.
     training_state::sweep_with(&env.ctx, 0).await.unwrap();
     let rejected = env.wait_for("Dataset Rejected", 1, T).await;
@@ -536,12 +565,17 @@ async fn a_completed_job_deleted_before_its_publication_is_published_from_the_ru
     hubtune::runtime::faults::arm("publish.before_model_published", "/deleted-late/", u32::MAX);
     env.drop_good("deleted-late").await;
     let job = completed_job(&env).await;
+    // Pump until training-state has sent `Training Run Finished` (publish-artifact keeps failing, so the queues
+    // never settle): polling with a deadline.
+    let start = Instant::now();
     let mut r = env.record(&job).await;
-    for _ in 0..200 {
-        if r.outbox.finished_emitted {
-            break;
-        }
-        env.settle(Duration::from_millis(300)).await;
+    while !r.outbox.finished_emitted {
+        assert!(
+            start.elapsed() < T,
+            "Training Run Finished never sent: {r:?}"
+        );
+        env.pump().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         r = env.record(&job).await;
     }
     assert_eq!(r.status, RunStatus::Completed, "{r:?}");

@@ -276,10 +276,13 @@ async fn doctor_enable_eventbridge_and_redrive() {
 
 #[test]
 fn local_runs_until_interrupted_and_leaves_nothing_running() {
+    // Everything `hubtune local` starts inherits this mark: that is how its processes are found, and only its.
+    let mark = hubtune_e2e::new_mark("local");
     let mut child = Command::new(binary())
         .current_dir(hubtune_e2e::repo())
         .args(["local", "--train-seconds", "0.3"])
         .env_remove("AWS_ENDPOINT_URL")
+        .env(hubtune_e2e::MARK_VAR, &mark)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -302,6 +305,14 @@ fn local_runs_until_interrupted_and_leaves_nothing_running() {
         }
     }
     let (endpoint, config) = (endpoint.unwrap(), config.unwrap());
+    // While it runs, its local stack is among its processes: the check at the end can see a leak.
+    let running = hubtune_e2e::marked_processes(&mark);
+    assert!(
+        running
+            .iter()
+            .any(|(pid, cmd)| *pid != child.id() && cmd.contains("hubtune_localstack serve")),
+        "the local stack is not among the processes of `hubtune local`: {running:?}"
+    );
     let run = |args: &[&str]| {
         Command::new(binary())
             .current_dir(hubtune_e2e::repo())
@@ -348,9 +359,12 @@ fn local_runs_until_interrupted_and_leaves_nothing_running() {
             let _ = child.kill();
             panic!("hubtune local did not stop within 15 s of Ctrl-C");
         }
+        // Polling the child's exit (the deadline above).
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status}");
+    let left = hubtune_e2e::marked_processes(&mark);
+    assert!(left.is_empty(), "`hubtune local` left running: {left:?}");
     let port = endpoint.rsplit(':').next().unwrap();
     assert!(
         std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),

@@ -1,415 +1,790 @@
-//! The publish-artifact handler in-process, over the in-memory ports: the real launcher makes a job and the real
-//! training-state follows it to its end (as in a deployment), then `Training Run Finished` is delivered as SQS
-//! batches. No network, no sleeps: the clock moves only when a test moves it.
+//! The publish-artifact handler in-process, over the in-memory ports. Each test builds the world as the launcher
+//! and training-state leave it (a job made through the jobs port, its terminal run record, its artifact in S3; see
+//! `support`), then delivers `Training Run Finished` as SQS batches, or calls `publish_run`.
 
-use std::sync::Arc;
+mod support;
 
-use chrono::Duration;
-use hubtune::domain::config::{self, Config, DeploymentEnv};
-use hubtune::domain::events::{FINETUNE_FAILED, MODEL_PUBLISHED, TRAINING_RUN_FINISHED};
-use hubtune::domain::hub::HubContent;
-use hubtune::domain::job::JobStatus;
-use hubtune::domain::run::RunRecord;
-use hubtune::memory::{access_denied, throttled, World};
-use hubtune::runtime::config_cache::ConfigSource;
-use hubtune::runtime::context::Context;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-const BUCKET: &str = "acme-ml-datasets";
-const GOOD_JSONL: &str = "{\"instruction\": \"hi\", \"response\": \"hello\"}\n";
+use chrono::{Duration, SecondsFormat};
+use hubtune::domain::error::ErrorClass;
+use hubtune::domain::events::{self, FINETUNE_FAILED, MODEL_PUBLISHED};
+use hubtune::domain::publication::{ArtifactManifest, Latest};
+use hubtune::domain::run::RunStatus;
+use hubtune::memory::{access_denied, server_error, throttled};
+use hubtune::runtime::faults;
+use publish_artifact::{Published, ARTIFACT_GRACE_SECONDS};
+use serde_json::json;
+use support::{
+    envelope, finished, Ends, Harness, ARTIFACT_BYTES, BUCKET, DATASET_BYTES, MODEL, ROUTE,
+};
 
-fn routes(extra: &str) -> String {
-    format!(
-        r#"
-[deployment]
-bucket = "{BUCKET}"
-[defaults]
-hub = "my-private-hub"
-role_arn = "arn:aws:iam::111122223333:role/hubtune-training"
-[routes.support-bot]
-prefix = "datasets/support-bot/"
-model_id = "meta-textgeneration-llama-3-2-1b"
-instance_type = "ml.g5.2xlarge"
-accept_eula = true
-max_concurrent_jobs = 5
-{extra}
-"#
-    )
+const HUB_CONTENT_ARN: &str = "arn:aws:sagemaker:us-east-1:111122223333:hub-content/my-private-hub/ModelReference/meta-textgeneration-llama-3-2-1b/1.2.0";
+
+fn millis(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-struct Harness {
-    world: World,
-    config: Arc<Config>,
-    ctx: Context,
+fn latest_of(h: &Harness) -> Latest {
+    serde_json::from_value(h.latest().expect("latest.json")).expect("latest.json parses")
 }
 
-fn sqs(bodies: &[Value]) -> Value {
-    json!({ "Records": bodies.iter().enumerate().map(|(i, b)| json!({
-        "messageId": format!("m{i}"), "eventSource": "aws:sqs", "body": b.to_string()
-    })).collect::<Vec<_>>() })
-}
+// ---------------------------------------------------------------------------------------------------------------
+// A completed run
+// ---------------------------------------------------------------------------------------------------------------
 
-/// SageMaker's state-change event as EventBridge delivers it (a hint: the handler describes the job).
-fn state_change(job: &str, status: &str) -> Value {
-    json!({
-        "version": "0", "id": format!("sc-{job}-{status}"), "source": "aws.sagemaker",
-        "detail-type": "SageMaker Training Job State Change", "account": "111122223333",
-        "time": "2026-11-27T10:00:00Z", "region": "us-east-1", "resources": [],
-        "detail": { "TrainingJobName": job, "TrainingJobStatus": status }
-    })
-}
+#[tokio::test]
+async fn a_completed_run_gets_its_manifest_beside_the_artifact() {
+    let h = Harness::new();
+    let job = h.completed("manifest").await;
+    let record = h.record(&job);
+    let request = h.world.jobs.get(&job).unwrap().request;
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
 
-impl Harness {
-    fn new() -> Self {
-        let world = World::new();
-        world.hub.insert(
-            HubContent::from_describe_json(include_str!(
-                "../../../fixtures/hub/describe-hub-content.model-reference.json"
-            ))
-            .unwrap(),
-        );
-        let config = Arc::new(config::parse(&routes(""), &DeploymentEnv::default(), None).unwrap());
-        let ctx = Context::new(
-            world.ports(),
-            ConfigSource::Inline(config.clone()),
-            DeploymentEnv::default(),
-        );
-        Self { world, config, ctx }
-    }
-
-    /// A dataset launched by the real launcher; returns its job's name.
-    async fn launch(&self, name: &str) -> String {
-        let folder = format!("datasets/support-bot/{name}/");
-        self.world
-            .objects
-            .insert(&format!("s3://{BUCKET}/{folder}train.jsonl"), GOOD_JSONL);
-        let marker = format!("{folder}_SUCCESS");
-        self.world
-            .objects
-            .insert(&format!("s3://{BUCKET}/{marker}"), "");
-        let landed = json!({"version": "0", "id": name, "detail-type": "Object Created", "source": "aws.s3",
-            "account": "111122223333", "time": "2026-11-27T09:14:03Z", "region": "us-east-1", "resources": [],
-            "detail": {"bucket": {"name": BUCKET}, "object": {"key": marker, "size": 0, "sequencer": format!("0A{name}")}}});
-        let before: Vec<String> = self.jobs();
-        let out = launch_finetune::handle(&self.ctx, sqs(&[landed]))
-            .await
-            .unwrap();
-        assert_eq!(out["batchItemFailures"], json!([]));
-        self.jobs()
-            .into_iter()
-            .find(|j| !before.contains(j))
-            .expect("the launcher made a job")
-    }
-
-    fn jobs(&self) -> Vec<String> {
-        self.world
-            .jobs
-            .all()
-            .into_iter()
-            .map(|j| j.request.training_job_name)
-            .collect()
-    }
-
-    /// The job ends as `status` and training-state follows it (record, `Training Run Finished`); returns that event.
-    async fn end(&self, job: &str, status: JobStatus, reason: Option<&str>) -> Value {
-        self.world.jobs.set_status(job, status, reason);
-        let out = training_state::handle(&self.ctx, sqs(&[state_change(job, status.as_str())]))
-            .await
-            .unwrap();
-        assert_eq!(out["batchItemFailures"], json!([]));
-        let finished = self.world.bus.of_type(TRAINING_RUN_FINISHED);
-        let e = finished.last().expect("Training Run Finished");
-        json!({"version": "0", "id": "f", "source": e.source, "detail-type": e.detail_type,
-            "account": "111122223333", "time": "2026-11-27T10:00:00Z", "region": "us-east-1",
-            "resources": e.resources, "detail": e.detail})
-    }
-
-    /// A completed job with its artifact in S3; returns the job and its `Training Run Finished`.
-    async fn completed(&self, name: &str) -> (String, Value) {
-        let job = self.launch(name).await;
-        let finished = self.end(&job, JobStatus::Completed, None).await;
-        let artifact = self
-            .world
-            .jobs
-            .get(&job)
-            .unwrap()
-            .description
-            .model_artifacts
-            .unwrap();
-        self.world.objects.insert(&artifact, vec![7u8; 1234]);
-        (job, finished)
-    }
-
-    async fn deliver(&self, bodies: &[Value]) -> Vec<String> {
-        let out = publish_artifact::handle(&self.ctx, sqs(bodies))
-            .await
-            .unwrap();
-        out["batchItemFailures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    fn record(&self, job: &str) -> RunRecord {
-        let uri = self.config.deployment.run_key(job).to_string();
-        serde_json::from_value(self.world.objects.json(&uri).expect("a run record")).unwrap()
-    }
-
-    fn latest(&self) -> Option<Value> {
-        self.world
-            .objects
-            .json(&self.config.deployment.latest_key("support-bot").to_string())
-    }
+    let uri = h.manifest_uri(&job);
+    assert_eq!(
+        uri,
+        format!("s3://{BUCKET}/hubtune/output/{ROUTE}/{job}/hubtune-manifest.json"),
+        "beside the artifact: <output>/<job>/hubtune-manifest.json"
+    );
+    let m: ArtifactManifest =
+        serde_json::from_value(h.world.objects.json(&uri).expect("the manifest")).unwrap();
+    let dataset = record.dataset.as_ref().unwrap();
+    assert_eq!(m.schema, 1);
+    assert_eq!(m.route, ROUTE);
+    assert_eq!(m.job_name, job);
+    assert_eq!(m.job_arn, record.job_arn);
+    assert_eq!(
+        m.dataset_uri,
+        format!("s3://{BUCKET}/datasets/{ROUTE}/manifest/")
+    );
+    assert_eq!(m.dataset_time, millis(dataset.time));
+    assert_eq!(m.dataset_sort_key, dataset.sort_key());
+    assert_eq!(m.dataset_files, 1);
+    assert_eq!(m.dataset_bytes, DATASET_BYTES);
+    assert_eq!(m.model_id, MODEL);
+    assert_eq!(m.hub_content_arn.as_deref(), Some(HUB_CONTENT_ARN));
+    assert_eq!(m.hub_content_version.as_deref(), Some("1.2.0"));
+    assert_eq!(
+        m.image.as_deref(),
+        Some(request.algorithm_specification.training_image.as_str())
+    );
+    assert_eq!(m.instance_type, "ml.g5.2xlarge");
+    assert_eq!(m.instance_count, 1);
+    assert_eq!(m.hyperparameters, request.hyper_parameters);
+    assert_eq!(m.training_end_time, Some(millis(h.now())));
+    assert_eq!(m.artifact_uri, h.artifact_uri(&job));
+    assert_eq!(
+        m.artifact_uri,
+        format!("{}output/model.tar.gz", h.job_dir(&job))
+    );
+    assert_eq!(m.artifact_bytes, ARTIFACT_BYTES as u64);
 }
 
 #[tokio::test]
-async fn a_completed_run_is_published_with_its_manifest_and_latest() {
+async fn a_completed_run_moves_latest_json_to_its_job() {
     let h = Harness::new();
-    let (job, finished) = h.completed("a").await;
-    assert!(h.deliver(&[finished]).await.is_empty());
+    let job = h.completed("latest").await;
+    assert!(h.latest().is_none());
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    assert_eq!(
+        h.latest_uri(),
+        format!("s3://{BUCKET}/hubtune/output/{ROUTE}/latest.json")
+    );
+    let latest = latest_of(&h);
+    assert_eq!(latest.revision, 1, "created once");
+    let p = &latest.pointer;
+    assert_eq!(p.job_name, job);
+    assert_eq!(p.route, ROUTE);
+    assert_eq!(p.artifact_uri, h.artifact_uri(&job));
+    assert_eq!(p.manifest_uri, h.manifest_uri(&job));
+    assert_eq!(
+        p.dataset_sort_key,
+        h.record(&job).dataset.unwrap().sort_key()
+    );
+    assert_eq!(p.model_id, MODEL);
+    assert_eq!(p.published_at, millis(h.now()));
+}
+
+#[tokio::test]
+async fn a_completed_run_sends_one_model_published_with_artifact_bytes_and_latest_updated() {
+    let h = Harness::new();
+    let job = h.completed("event").await;
+    let record = h.record(&job);
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    assert_eq!(h.world.bus.events().len(), 1, "nothing but Model Published");
     let published = h.world.bus.of_type(MODEL_PUBLISHED);
     assert_eq!(published.len(), 1);
-    let d = &published[0].detail;
-    assert_eq!(d["artifact_bytes"], 1234);
+    let e = &published[0];
+    assert_eq!(h.world.bus.buses(), ["hubtune"]);
+    assert_eq!(e.source, "hubtune");
+    assert_eq!(e.resources, vec![record.job_arn.clone().unwrap()]);
+    let d = &e.detail;
+    assert_eq!(d["schema"], 1);
+    assert_eq!(e.event_id(), events::event_id(MODEL_PUBLISHED, &job));
+    assert_eq!(d["job_name"], job.as_str());
+    assert_eq!(d["job_arn"], record.job_arn.unwrap().as_str());
+    assert_eq!(d["route"], ROUTE);
+    assert_eq!(d["dataset_uri"], record.dataset_uri.as_str());
+    assert_eq!(d["artifact_uri"], h.artifact_uri(&job).as_str());
+    assert_eq!(d["artifact_bytes"], ARTIFACT_BYTES);
+    assert_eq!(d["manifest_uri"], h.manifest_uri(&job).as_str());
     assert_eq!(d["latest_updated"], true);
-    let manifest = h
-        .world
-        .objects
-        .json(d["manifest_uri"].as_str().unwrap())
-        .expect("manifest");
-    assert_eq!(manifest["job_name"], job.as_str());
-    assert!(d["manifest_uri"]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!("{job}/hubtune-manifest.json")));
-    assert_eq!(h.latest().unwrap()["job_name"], job.as_str());
+    assert_eq!(d["model_id"], MODEL);
+    assert_eq!(d["hub_content_arn"], HUB_CONTENT_ARN);
+}
+
+#[tokio::test]
+async fn a_completed_run_has_its_published_flag_set_and_nothing_else_of_its_record_changed() {
+    let h = Harness::new();
+    let job = h.completed("flag").await;
+    let before = h.record(&job);
+    assert!(!before.outbox.published);
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    let after = h.record(&job);
+    assert!(after.outbox.published);
+    let mut expected = before.clone();
+    expected.outbox.published = true;
+    expected.revision += 1;
+    assert_eq!(
+        after, expected,
+        "only the flag (and the revision of the write)"
+    );
+}
+
+#[tokio::test]
+async fn publish_run_reports_model_failure_already_done_and_ignored() {
+    let h = Harness::new();
+    let done = h.completed("outcome-done").await;
+    let failed = h
+        .run(
+            "outcome-failed",
+            Duration::hours(4),
+            Ends::Failed(Some("boom")),
+        )
+        .await;
+    let ctx = &h.ctx;
+    assert_eq!(
+        publish_artifact::publish_run(ctx, &done).await.unwrap(),
+        Published::Model { latest_moved: true }
+    );
+    assert_eq!(
+        publish_artifact::publish_run(ctx, &done).await.unwrap(),
+        Published::AlreadyDone
+    );
+    assert_eq!(
+        publish_artifact::publish_run(ctx, &failed).await.unwrap(),
+        Published::Failure
+    );
+    assert_eq!(
+        publish_artifact::publish_run(ctx, &Harness::job_name("outcome-none"))
+            .await
+            .unwrap(),
+        Published::Ignored
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Duplicates and order
+// ---------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_same_event_twice_in_one_batch_publishes_once_and_writes_latest_once() {
+    let h = Harness::new();
+    let job = h.completed("dup-batch").await;
+    assert!(h
+        .deliver(&[finished(&job), finished(&job)])
+        .await
+        .is_empty());
+
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 1, "one Model Published: {published:?}");
+    assert_eq!(
+        published[0].event_id(),
+        events::event_id(MODEL_PUBLISHED, &job)
+    );
+    assert_eq!(
+        latest_of(&h).revision,
+        1,
+        "latest.json written once (every write bumps its revision)"
+    );
     assert!(h.record(&job).outbox.published);
 }
 
 #[tokio::test]
-async fn a_duplicated_finish_is_one_publication() {
+async fn the_same_event_in_two_batches_publishes_once_and_writes_latest_once() {
     let h = Harness::new();
-    let (_, finished) = h.completed("dup").await;
-    assert!(h
-        .deliver(&[finished.clone(), finished.clone()])
-        .await
-        .is_empty());
-    assert!(h.deliver(&[finished]).await.is_empty());
-    assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
-}
+    let job = h.completed("dup-two").await;
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let etag = h.latest_etag().await.expect("latest.json");
+    let first = h.world.bus.of_type(MODEL_PUBLISHED);
 
-#[tokio::test]
-async fn an_older_dataset_finishing_last_does_not_move_latest() {
-    let h = Harness::new();
-    let (older, older_finished) = h.completed("a-older").await;
-    // The newer dataset landed later (its sort key is later: same time, greater sequencer).
-    let (newer, newer_finished) = h.completed("b-newer").await;
-    assert!(h.deliver(&[newer_finished]).await.is_empty());
-    assert!(h.deliver(&[older_finished]).await.is_empty());
-    assert_eq!(h.latest().unwrap()["job_name"], newer.as_str());
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
     let published = h.world.bus.of_type(MODEL_PUBLISHED);
-    let older_event = published
-        .iter()
-        .find(|e| e.detail["job_name"] == older.as_str())
-        .unwrap();
-    assert_eq!(older_event.detail["latest_updated"], false);
+    assert_eq!(
+        published.len(),
+        1,
+        "the second batch sends no second Model Published: {published:?}"
+    );
+    assert_eq!(published, first);
+    assert_eq!(
+        published[0].event_id(),
+        events::event_id(MODEL_PUBLISHED, &job)
+    );
+    assert_eq!(
+        h.latest_etag().await.as_deref(),
+        Some(etag.as_str()),
+        "latest.json not written again"
+    );
+    assert_eq!(latest_of(&h).revision, 1);
 }
 
 #[tokio::test]
-async fn a_failed_run_is_reported_with_its_reason_and_never_moves_latest() {
+async fn an_older_dataset_finishing_after_a_newer_one_leaves_latest_on_the_newer() {
     let h = Harness::new();
-    let job = h.launch("failed").await;
-    let finished = h
-        .end(
-            &job,
-            JobStatus::Failed,
-            Some("AlgorithmError: CUDA out of memory"),
+    let older = h
+        .run("order-older", Duration::hours(6), Ends::Completed)
+        .await;
+    h.put_artifact(&older, 10);
+    let newer = h
+        .run("order-newer", Duration::hours(4), Ends::Completed)
+        .await;
+    h.put_artifact(&newer, 20);
+
+    assert!(h.deliver(&[finished(&newer)]).await.is_empty());
+    let etag = h.latest_etag().await;
+    assert!(h.deliver(&[finished(&older)]).await.is_empty());
+
+    assert_eq!(latest_of(&h).pointer.job_name, newer);
+    assert_eq!(
+        h.latest_etag().await,
+        etag,
+        "the older run did not write latest.json"
+    );
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 2);
+    let by_job = |j: &str| {
+        published
+            .iter()
+            .find(|e| e.detail["job_name"] == j)
+            .unwrap()
+            .detail
+            .clone()
+    };
+    assert_eq!(by_job(&newer)["latest_updated"], true);
+    assert_eq!(by_job(&older)["latest_updated"], false);
+    assert!(
+        h.world.objects.json(&h.manifest_uri(&older)).is_some(),
+        "the older model is still published"
+    );
+    assert!(h.record(&older).outbox.published);
+}
+
+#[tokio::test]
+async fn a_newer_dataset_finishing_after_an_older_one_moves_latest_to_the_newer() {
+    let h = Harness::new();
+    let older = h
+        .run("forward-older", Duration::hours(6), Ends::Completed)
+        .await;
+    h.put_artifact(&older, 10);
+    let newer = h
+        .run("forward-newer", Duration::hours(4), Ends::Completed)
+        .await;
+    h.put_artifact(&newer, 20);
+
+    assert!(h.deliver(&[finished(&older)]).await.is_empty());
+    assert_eq!(latest_of(&h).pointer.job_name, older);
+    assert!(h.deliver(&[finished(&newer)]).await.is_empty());
+
+    let latest = latest_of(&h);
+    assert_eq!(latest.pointer.job_name, newer);
+    assert_eq!(latest.revision, 2, "created, then replaced once");
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 2);
+    assert!(published.iter().all(|e| e.detail["latest_updated"] == true));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runs that produced no model
+// ---------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_failed_run_sends_fine_tune_failed_with_its_reason_and_console_url_and_no_latest() {
+    let h = Harness::new();
+    let job = h
+        .run(
+            "failed",
+            Duration::hours(4),
+            Ends::Failed(Some("AlgorithmError: CUDA out of memory")),
         )
         .await;
-    assert!(h.deliver(&[finished]).await.is_empty());
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
     let failed = h.world.bus.of_type(FINETUNE_FAILED);
     assert_eq!(failed.len(), 1);
+    let d = &failed[0].detail;
     assert_eq!(
-        failed[0].detail["failure_reason"],
-        "AlgorithmError: CUDA out of memory"
+        failed[0].event_id(),
+        events::event_id(FINETUNE_FAILED, &job)
     );
-    assert!(failed[0].detail["console_url"]
-        .as_str()
-        .unwrap()
-        .contains(&job));
+    assert_eq!(d["job_name"], job.as_str());
+    assert_eq!(d["status"], "Failed");
+    assert_eq!(d["failure_reason"], "AlgorithmError: CUDA out of memory");
+    assert_eq!(
+        d["console_url"],
+        format!(
+            "https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1#/jobs/{job}"
+        )
+    );
+    assert!(h.world.bus.of_type(MODEL_PUBLISHED).is_empty());
+    assert!(h.latest().is_none(), "no latest.json");
+    assert!(
+        h.world.objects.uris(&h.job_dir(&job)).is_empty(),
+        "no manifest"
+    );
+    assert!(h.record(&job).outbox.published);
+}
+
+#[tokio::test]
+async fn a_stopped_run_without_a_reason_is_reported_as_ended_stopped() {
+    let h = Harness::new();
+    let job = h.run("stopped", Duration::hours(4), Ends::Stopped).await;
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    let failed = h.world.bus.of_type(FINETUNE_FAILED);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].detail["status"], "Stopped");
+    assert_eq!(failed[0].detail["failure_reason"], "the job ended Stopped");
     assert!(h.latest().is_none());
 }
 
 #[tokio::test]
-async fn a_finish_for_a_run_without_a_record_is_acknowledged() {
+async fn a_failed_run_whose_record_lacks_the_reason_takes_it_from_sagemaker() {
     let h = Harness::new();
-    let e = json!({"version": "0", "id": "x", "source": "hubtune", "detail-type": "Training Run Finished",
-        "account": "111122223333", "time": "2026-11-27T10:00:00Z", "region": "us-east-1", "resources": [],
-        "detail": {"job_name": "hubtune-support-bot-0000000000000000"}});
-    assert!(h.deliver(&[e]).await.is_empty());
-    assert!(h
-        .world
-        .bus
-        .events()
-        .iter()
-        .all(|e| e.detail_type != MODEL_PUBLISHED));
-}
+    let job = h
+        .run(
+            "reason-from-describe",
+            Duration::hours(4),
+            Ends::Failed(Some("ClientError: bad hyperparameter")),
+        )
+        .await;
+    let mut record = h.record(&job);
+    record.failure_reason = None;
+    h.put_record(&record);
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
 
-#[tokio::test]
-async fn a_job_deleted_after_it_completed_is_still_published() {
-    let h = Harness::new();
-    let (job, finished) = h.completed("deleted").await;
-    h.world.jobs.remove(&job);
-    assert!(h.deliver(&[finished]).await.is_empty());
-    assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
-}
-
-#[tokio::test]
-async fn a_missing_artifact_comes_back_then_publishes_once_it_appears() {
-    let h = Harness::new();
-    let job = h.launch("lagging").await;
-    let finished = h.end(&job, JobStatus::Completed, None).await;
-    assert_eq!(h.deliver(std::slice::from_ref(&finished)).await, ["m0"]);
-    let artifact = h
-        .world
-        .jobs
-        .get(&job)
-        .unwrap()
-        .description
-        .model_artifacts
-        .unwrap();
-    h.world.objects.insert(&artifact, vec![1u8; 10]);
-    assert!(h.deliver(&[finished]).await.is_empty());
-    assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
-}
-
-#[tokio::test]
-async fn an_artifact_deleted_before_publication_ends_in_fine_tune_failed() {
-    let h = Harness::new();
-    let job = h.launch("deleted-artifact").await;
-    let finished = h.end(&job, JobStatus::Completed, None).await;
-    h.world.clock.advance(Duration::seconds(
-        publish_artifact::ARTIFACT_GRACE_SECONDS + 1,
-    ));
-    assert!(h.deliver(&[finished]).await.is_empty());
     let failed = h.world.bus.of_type(FINETUNE_FAILED);
     assert_eq!(failed.len(), 1);
-    assert!(failed[0].detail["failure_reason"]
-        .as_str()
-        .unwrap()
-        .contains("was deleted"));
-    assert!(h.record(&job).outbox.published);
-}
-
-#[tokio::test]
-async fn a_directory_artifact_is_summed() {
-    let h = Harness::new();
-    let job = h.launch("dir").await;
-    let finished = h.end(&job, JobStatus::Completed, None).await;
-    let artifact = h
-        .world
-        .jobs
-        .get(&job)
-        .unwrap()
-        .description
-        .model_artifacts
-        .unwrap();
-    h.world
-        .objects
-        .insert(&format!("{artifact}/a.bin"), vec![0u8; 10]);
-    h.world
-        .objects
-        .insert(&format!("{artifact}/b.bin"), vec![0u8; 5]);
-    assert!(h.deliver(&[finished]).await.is_empty());
     assert_eq!(
-        h.world.bus.of_type(MODEL_PUBLISHED)[0].detail["artifact_bytes"],
-        15
+        failed[0].detail["failure_reason"],
+        "ClientError: bad hyperparameter"
     );
 }
 
 #[tokio::test]
-async fn a_throttled_read_comes_back_and_the_redelivery_publishes_once() {
+async fn a_run_not_finished_yet_comes_back_and_nothing_is_sent_or_written() {
     let h = Harness::new();
-    let (_, finished) = h.completed("throttled").await;
+    let job = h.run("running", Duration::hours(1), Ends::Running).await;
+    let before = h.record(&job);
+    assert_eq!(before.status, RunStatus::InProgress);
+
+    assert_eq!(h.deliver(&[finished(&job)]).await, ["m0"]);
+    assert!(h.world.bus.events().is_empty(), "nothing sent");
+    assert!(h.latest().is_none());
+    assert!(h.world.objects.uris(&h.job_dir(&job)).is_empty());
+    assert_eq!(h.record(&job), before, "the record untouched");
+}
+
+#[tokio::test]
+async fn a_finish_for_a_job_without_a_run_record_is_acknowledged_and_ignored() {
+    let h = Harness::new();
+    let job = Harness::job_name("no-record");
+    let objects_before = h.world.objects.uris("s3://");
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    assert!(h.world.bus.events().is_empty());
+    assert_eq!(
+        h.world.objects.uris("s3://"),
+        objects_before,
+        "nothing written"
+    );
+    assert_eq!(
+        h.world.calls().get("DescribeTrainingJob"),
+        None,
+        "not even SageMaker is asked"
+    );
+}
+
+#[tokio::test]
+async fn a_finish_without_job_name_comes_back_as_a_permanent_failure() {
+    let h = Harness::new();
+    let body = envelope(json!({ "status": "Completed" }));
+    assert_eq!(h.deliver(std::slice::from_ref(&body)).await, ["m0"]);
+    let e = publish_artifact::process(&h.ctx, &body).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Permanent, "{e}");
+    assert!(h.world.bus.events().is_empty());
+}
+
+#[tokio::test]
+async fn only_the_unfinished_record_of_a_mixed_batch_comes_back() {
+    let h = Harness::new();
+    let done = h.completed("mixed-done").await;
+    let running = h
+        .run("mixed-running", Duration::hours(1), Ends::Running)
+        .await;
+    assert_eq!(
+        h.deliver(&[finished(&done), finished(&running)]).await,
+        ["m1"]
+    );
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].detail["job_name"], done.as_str());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The artifact: gone job, late artifact, deleted artifact, directory artifact
+// ---------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_completed_job_deleted_from_sagemaker_is_published_from_its_record() {
+    let h = Harness::new();
+    let job = h.completed("deleted-job").await;
+    let artifact = h.artifact_uri(&job);
+    h.world.jobs.remove(&job);
+    assert_eq!(
+        h.record(&job).model_artifacts.as_deref(),
+        Some(artifact.as_str())
+    );
+
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].detail["artifact_uri"], artifact.as_str());
+    assert_eq!(published[0].detail["artifact_bytes"], ARTIFACT_BYTES);
+    assert_eq!(latest_of(&h).pointer.job_name, job);
+    let m: ArtifactManifest =
+        serde_json::from_value(h.world.objects.json(&h.manifest_uri(&job)).unwrap()).unwrap();
+    assert_eq!(
+        (m.image, m.hyperparameters, m.training_end_time),
+        (None, BTreeMap::new(), None),
+        "what only DescribeTrainingJob knew is missing"
+    );
+    assert!(h.record(&job).outbox.published);
+}
+
+#[tokio::test]
+async fn a_missing_artifact_comes_back_unpublished_then_publishes_once_when_it_appears() {
+    let h = Harness::new();
+    let job = h
+        .run("late-artifact", Duration::hours(4), Ends::Completed)
+        .await;
+
+    assert_eq!(h.deliver(&[finished(&job)]).await, ["m0"]);
+    assert!(h.world.bus.events().is_empty(), "not published");
+    assert!(h.latest().is_none());
+    assert!(h.world.objects.uris(&h.job_dir(&job)).is_empty());
+    assert!(!h.record(&job).outbox.published);
+
+    h.put_artifact(&job, 10);
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].detail["artifact_bytes"], 10);
+    assert_eq!(latest_of(&h).pointer.job_name, job);
+}
+
+#[tokio::test]
+async fn an_artifact_missing_past_the_grace_period_is_reported_failed_but_not_before() {
+    let h = Harness::new();
+    let job = h
+        .run("artifact-gone", Duration::hours(4), Ends::Completed)
+        .await;
+    let artifact = h.artifact_uri(&job);
+
+    h.world
+        .clock
+        .advance(Duration::seconds(ARTIFACT_GRACE_SECONDS - 1));
+    assert_eq!(
+        h.deliver(&[finished(&job)]).await,
+        ["m0"],
+        "within the grace period"
+    );
+    assert!(h.world.bus.events().is_empty());
+
+    h.world.clock.advance(Duration::seconds(2));
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let failed = h.world.bus.of_type(FINETUNE_FAILED);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].detail["failure_reason"],
+        format!(
+            "the job completed, but its model artifact {artifact} was deleted before hubtune published it"
+        )
+    );
+    assert!(h.world.bus.of_type(MODEL_PUBLISHED).is_empty());
+    assert!(h.latest().is_none());
+    assert!(h.record(&job).outbox.published);
+}
+
+#[tokio::test]
+async fn a_directory_artifact_is_published_with_its_file_sizes_summed() {
+    let h = Harness::new();
+    let job = h
+        .run("dir-artifact", Duration::hours(4), Ends::Completed)
+        .await;
+    let artifact = h.artifact_uri(&job);
+    // Output compression off: no `.tar.gz` object, files under it as a prefix.
+    h.world
+        .objects
+        .insert(&format!("{artifact}/model.safetensors"), vec![0u8; 10]);
+    h.world
+        .objects
+        .insert(&format!("{artifact}/tokenizer/config.json"), vec![0u8; 5]);
+    // Beside the prefix, not under it: not counted.
+    h.world.objects.insert(
+        &format!("{}output/other.bin", h.job_dir(&job)),
+        vec![0u8; 100],
+    );
+
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].detail["artifact_bytes"], 15);
+    assert_eq!(published[0].detail["artifact_uri"], artifact.as_str());
+    let m = h.world.objects.json(&h.manifest_uri(&job)).unwrap();
+    assert_eq!(m["artifact_bytes"], 15);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Every error class
+// ---------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_throttled_head_object_comes_back_and_the_redelivery_publishes_once() {
+    let h = Harness::new();
+    let job = h.completed("throttled").await;
     h.world.objects.faults.fail(
         "HeadObject",
         "model.tar.gz",
         1,
         throttled("s3", "HeadObject"),
     );
-    assert_eq!(h.deliver(std::slice::from_ref(&finished)).await, ["m0"]);
-    assert!(h.deliver(&[finished]).await.is_empty());
+
+    assert_eq!(h.deliver(&[finished(&job)]).await, ["m0"]);
+    assert!(h.world.bus.events().is_empty());
+    assert!(h.latest().is_none());
+    assert!(!h.record(&job).outbox.published);
+
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
+    assert!(h.record(&job).outbox.published);
+}
+
+#[tokio::test]
+async fn a_sagemaker_server_error_comes_back_and_the_redelivery_publishes_once() {
+    let h = Harness::new();
+    let job = h.completed("describe-5xx").await;
+    h.world.jobs.faults.fail(
+        "DescribeTrainingJob",
+        &job,
+        1,
+        server_error("sagemaker", "DescribeTrainingJob"),
+    );
+    let e = publish_artifact::publish_run(&h.ctx, &job)
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Retry, "{e}");
+    assert!(h.world.bus.events().is_empty());
+
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
     assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
 }
 
 #[tokio::test]
-async fn a_refused_entry_after_latest_moved_is_sent_once_more_only() {
+async fn a_refused_put_events_entry_after_latest_moved_comes_back_and_the_redelivery_sends_once_without_moving_latest_again(
+) {
     let h = Harness::new();
-    let (job, finished) = h.completed("refused").await;
+    let job = h.completed("refused").await;
     h.world.bus.refuse_next_entries(1);
-    assert_eq!(h.deliver(std::slice::from_ref(&finished)).await, ["m0"]);
-    assert_eq!(h.latest().unwrap()["job_name"], job.as_str());
-    let latest_before = h.latest();
-    assert!(h.deliver(&[finished]).await.is_empty());
-    assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
+
+    assert_eq!(h.deliver(&[finished(&job)]).await, ["m0"]);
     assert_eq!(
-        h.latest(),
-        latest_before,
-        "latest.json was not written twice"
+        latest_of(&h).pointer.job_name,
+        job,
+        "latest moved before the refusal"
     );
+    assert!(h.world.bus.events().is_empty(), "the entry was refused");
+    assert!(!h.record(&job).outbox.published);
+    let etag = h.latest_etag().await;
+
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        published[0].detail["latest_updated"], true,
+        "latest names this job"
+    );
+    assert_eq!(
+        h.latest_etag().await,
+        etag,
+        "latest.json not written a second time"
+    );
+    assert_eq!(latest_of(&h).revision, 1);
+    assert!(h.record(&job).outbox.published);
 }
 
 #[tokio::test]
-async fn denied_access_to_the_output_is_a_deployment_fault_that_keeps_the_message() {
+async fn a_lost_published_flag_write_resends_model_published_with_the_same_event_id() {
     let h = Harness::new();
-    let (_, finished) = h.completed("denied").await;
-    h.world.objects.faults.fail_always(
-        "HeadObject",
-        "model.tar.gz",
-        access_denied("s3", "HeadObject"),
+    let job = h.completed("flag-lost").await;
+    // The record's write fails after EventBridge accepted Model Published.
+    h.world.objects.faults.fail(
+        "PutObject",
+        &format!("runs/{job}.json"),
+        1,
+        server_error("s3", "PutObject"),
     );
-    assert_eq!(h.deliver(std::slice::from_ref(&finished)).await, ["m0"]);
+
+    assert_eq!(h.deliver(&[finished(&job)]).await, ["m0"]);
+    assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
+    assert!(!h.record(&job).outbox.published);
+    let etag = h.latest_etag().await;
+
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 2, "at least once: sent again");
+    assert_eq!(
+        published[0].event_id(),
+        published[1].event_id(),
+        "consumers de-duplicate on it"
+    );
+    assert_eq!(published[0], published[1]);
+    assert_eq!(h.latest_etag().await, etag, "latest.json not written again");
+    assert!(h.record(&job).outbox.published);
+}
+
+#[tokio::test]
+async fn access_denied_on_the_output_prefix_comes_back_as_a_deployment_fault_without_fine_tune_failed(
+) {
+    let h = Harness::new();
+    let job = h.completed("denied").await;
+    let output = h.config.deployment.route_output(ROUTE).to_string();
+    for op in ["HeadObject", "ListObjectsV2", "PutObject", "GetObject"] {
+        h.world
+            .objects
+            .faults
+            .fail_always(op, &output, access_denied("s3", op));
+    }
+    // Past the grace period: a denied read must not pass for a deleted artifact.
+    h.world
+        .clock
+        .advance(Duration::seconds(ARTIFACT_GRACE_SECONDS + 1));
+
+    assert_eq!(h.deliver(&[finished(&job)]).await, ["m0"]);
+    let e = publish_artifact::publish_run(&h.ctx, &job)
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Deployment, "{e}");
     assert!(
         h.world.bus.of_type(FINETUNE_FAILED).is_empty(),
         "never reported as the run's failure"
     );
+    assert!(h.world.bus.events().is_empty());
+    assert!(!h.record(&job).outbox.published);
+
     h.world.heal();
-    assert!(h.deliver(&[finished]).await.is_empty());
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
     assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
+    assert!(h.world.bus.of_type(FINETUNE_FAILED).is_empty());
 }
 
 #[tokio::test]
-async fn a_crash_before_model_published_is_repaired_by_the_redelivery() {
+async fn a_crash_before_model_published_comes_back_and_the_redelivery_publishes_once() {
     let h = Harness::new();
-    let (job, finished) = h.completed("crash").await;
-    hubtune::runtime::faults::arm("publish.before_model_published", &job, 1);
-    assert_eq!(h.deliver(std::slice::from_ref(&finished)).await, ["m0"]);
-    assert!(h.deliver(&[finished]).await.is_empty());
-    assert_eq!(h.world.bus.of_type(MODEL_PUBLISHED).len(), 1);
+    let job = h.completed("crash").await;
+    let point = "publish.before_model_published";
+    faults::arm(point, &job, 1);
+
+    assert_eq!(h.deliver(&[finished(&job)]).await, ["m0"]);
+    assert_eq!(faults::remaining(point, &job), 0, "the crash fired");
+    assert!(h.world.bus.events().is_empty());
+    assert!(h.world.objects.json(&h.manifest_uri(&job)).is_some());
+    assert_eq!(latest_of(&h).pointer.job_name, job);
+    assert!(!h.record(&job).outbox.published);
+    let etag = h.latest_etag().await;
+
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let published = h.world.bus.of_type(MODEL_PUBLISHED);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].detail["latest_updated"], true);
+    assert_eq!(h.latest_etag().await, etag);
+    assert!(h.record(&job).outbox.published);
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Call budgets
+// ---------------------------------------------------------------------------------------------------------------
+
 #[tokio::test]
-async fn one_publication_costs_its_calls_and_no_more() {
+async fn one_publication_costs_exactly_eight_calls() {
     let h = Harness::new();
-    let (_, finished) = h.completed("budget").await;
+    let job = h.completed("budget").await;
     h.world.reset_calls();
-    assert!(h.deliver(&[finished]).await.is_empty());
-    let calls = h.world.calls();
-    // The record; DescribeTrainingJob for the details; HEAD of the artifact; the manifest, latest.json read and
-    // written, the record's published flag; Model Published.
-    assert_eq!(calls.get("DescribeTrainingJob"), Some(&1), "{calls:?}");
-    assert_eq!(calls.get("HeadObject"), Some(&1), "{calls:?}");
-    assert_eq!(
-        calls.get("GetObject"),
-        Some(&2),
-        "the record and latest.json: {calls:?}"
-    );
-    assert_eq!(
-        calls.get("PutObject"),
-        Some(&3),
-        "manifest, latest, flag: {calls:?}"
-    );
-    assert_eq!(calls.get("PutEvents"), Some(&1), "{calls:?}");
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    let expected = BTreeMap::from([
+        // The run record (GET); latest.json read for its compare-and-swap (GET, absent here).
+        ("GetObject", 2),
+        // The job's description: artifact location, image, hyperparameters, times.
+        ("DescribeTrainingJob", 1),
+        // The `.tar.gz` artifact exists: its size, and no listing.
+        ("HeadObject", 1),
+        // The manifest (unconditional); latest.json (If-None-Match); the record's `published` flag (If-Match from
+        // the record as read, no second GET).
+        ("PutObject", 3),
+        // Model Published.
+        ("PutEvents", 1),
+    ]);
+    assert_eq!(h.world.calls(), expected);
+    assert_eq!(h.world.total_calls(), 8);
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_costs_one_get_object() {
+    let h = Harness::new();
+    let job = h.completed("budget-dup").await;
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    h.world.reset_calls();
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    // The run record says it is published: nothing else is asked.
+    assert_eq!(h.world.calls(), BTreeMap::from([("GetObject", 1)]));
+}
+
+#[tokio::test]
+async fn a_failure_report_costs_exactly_four_calls() {
+    let h = Harness::new();
+    let job = h
+        .run("budget-failed", Duration::hours(4), Ends::Failed(Some("x")))
+        .await;
+    h.world.reset_calls();
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    let expected = BTreeMap::from([
+        // The run record.
+        ("GetObject", 1),
+        // The secondary status history (and the reason, if the record lacks it).
+        ("DescribeTrainingJob", 1),
+        // Fine-tune Failed.
+        ("PutEvents", 1),
+        // The record's `published` flag; no manifest, no latest.json.
+        ("PutObject", 1),
+    ]);
+    assert_eq!(h.world.calls(), expected);
 }
