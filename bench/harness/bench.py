@@ -404,7 +404,8 @@ def render(r):
     pure = r.get("pure")
     if pure:
         l1, l1000 = pure["launch"]["slots_1"], pure["launch"]["slots_1000"]
-        out.append(f"**hubtune's own work per launch** (no I/O, release build, {pure['iterations']} iterations): "
+        out.append(f"**hubtune's own work per launch** (the real handler in process over in-memory AWS, no network, "
+                   f"release build, {pure['iterations']} iterations): "
                    f"median {f1(l1['median'])} µs, p95 {f1(l1['p95'])} µs; with 999 jobs already in the route's slot "
                    f"object, median {f1(l1000['median'])} µs, p95 {f1(l1000['p95'])} µs. Once per cold start: routes "
                    f"file {f1(pure['config_parse']['median'])} µs; once per hub-cache miss: hub document "
