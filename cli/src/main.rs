@@ -8,8 +8,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
-mod demo;
-mod doctor;
 
 #[derive(Parser)]
 #[command(
@@ -156,8 +154,8 @@ async fn main() -> ExitCode {
             action: ConfigAction::Check { file },
         } => commands::config_check(&file),
         Command::Inspect { event, config } => commands::inspect(&event, config.as_deref()),
-        Command::Demo { train_seconds } => demo::demo(train_seconds).await,
-        Command::Local { train_seconds } => demo::local(train_seconds).await,
+        Command::Demo { train_seconds } => commands::demo(train_seconds).await,
+        Command::Local { train_seconds } => commands::local(train_seconds).await,
         Command::Upload {
             dir,
             route,

@@ -9,7 +9,7 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use hubtune::runtime::context::Context;
 use serde_json::{json, Value};
 
-use super::stack::StackInfo;
+use crate::local::stack::StackInfo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FunctionName {

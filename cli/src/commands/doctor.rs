@@ -2,24 +2,79 @@
 //! as not checked (with why: a check this caller may not run is not a failure of the deployment).
 
 use std::fmt;
+use std::process::ExitCode;
 
 use hubtune::aws::Aws;
 use hubtune::domain::config::Route;
+use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 
+use crate::commands::common::{aws, Res};
+
+pub async fn doctor(config_uri: &str, endpoint: Option<&str>) -> Res {
+    let sdk = sdk_config(endpoint).await;
+    let aws = aws(endpoint).await;
+    let ctx = Context::new(
+        aws.ports(),
+        ConfigSource::parse(config_uri)?,
+        hubtune::runtime::env::deployment_env(),
+    );
+    let checks = run(&ctx, &aws, config_uri, &sdk).await;
+    for c in &checks {
+        println!("{c}");
+    }
+    let count = |status: Status| checks.iter().filter(|c| c.status == status).count();
+    let fixes = count(Status::Fix);
+    println!(
+        "{} check(s): {} ok, {fixes} to fix, {} not checked",
+        checks.len(),
+        count(Status::Ok),
+        count(Status::Skip)
+    );
+    Ok(if fixes == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The SDK configuration for clients hubtune's own `Aws` does not hold (IAM, Service Quotas).
+async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    match endpoint {
+        Some(e) => {
+            loader
+                .endpoint_url(e)
+                .region(aws_config::Region::new(
+                    std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+                ))
+                .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "hubtune-local",
+                ))
+                .load()
+                .await
+        }
+        None => loader.load().await,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+enum Status {
     Ok,
     Fix,
     Skip,
 }
 
 #[derive(Debug, Clone)]
-pub struct Check {
-    pub status: Status,
-    pub what: String,
+struct Check {
+    status: Status,
+    what: String,
     /// The fix (Fix) or why it was not checked (Skip).
-    pub detail: String,
+    detail: String,
 }
 
 impl fmt::Display for Check {
@@ -54,7 +109,8 @@ fn skip(what: String, detail: String) -> Check {
     }
 }
 
-pub async fn run(
+/// Every check, in order: the routes file, then per route its hub, role and quota, then the bucket.
+async fn run(
     ctx: &Context,
     aws: &Aws,
     config_uri: &str,

@@ -2,7 +2,7 @@
 //! the dispatcher as Lambda's event source mappings would.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +14,11 @@ use hubtune::domain::run::RunRecord;
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
-use hubtune_cli::local::{Delivery, Dispatcher, Stack, StackOptions};
+use hubtune_cli::local::{Delivery, Dispatcher, Stack, StackInfo, StackOptions};
 use serde_json::Value;
 
-use crate::commands::{local_listing, Res};
+use crate::commands::common::Res;
+use crate::commands::local_dataset::local_listing;
 
 fn examples() -> PathBuf {
     hubtune_cli::home().join("examples")
@@ -42,6 +43,15 @@ hyperparameters = {{ epoch = 2, instruction_tuned = true }}
 max_concurrent_jobs = 2
 "#
     )
+}
+
+/// The embedded stack with the example hub seeded; training jobs stay in progress `train_seconds`.
+fn stack_options(train_seconds: f64) -> StackOptions {
+    StackOptions {
+        seed_hub: vec![examples().join("hub/describe-hub-content.model-reference.json")],
+        in_progress_seconds: train_seconds,
+        ..Default::default()
+    }
 }
 
 struct Spinner {
@@ -72,13 +82,8 @@ fn step(msg: impl std::fmt::Display) {
 pub async fn demo(train_seconds: f64) -> Res {
     let started = Instant::now();
     step("starting the local stack (moto + hubtune's SageMaker stand-in), provisioned from infra/template.yaml");
-    let opts = StackOptions {
-        seed_hub: vec![examples().join("hub/describe-hub-content.model-reference.json")],
-        in_progress_seconds: train_seconds,
-        ..Default::default()
-    };
-    let stack = Stack::start(&opts).await?;
-    let result = demo_on(&stack, started).await;
+    let stack = Stack::start(&stack_options(train_seconds)).await?;
+    let result = demo_on(&stack).await;
     stack.stop().await;
     match result {
         Ok(()) => {
@@ -104,7 +109,8 @@ struct Demo {
     dir: PathBuf,
 }
 
-async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
+/// The demo's steps on a running stack: set up, upload, follow the run, show what was published.
+async fn demo_on(stack: &Stack) -> Result<(), String> {
     let demo = set_up(stack).await?;
     let location = upload_dataset(&demo).await?;
     step(format!(
@@ -118,7 +124,6 @@ async fn demo_on(stack: &Stack, started: Instant) -> Result<(), String> {
         ));
     }
     show_result(&demo, &received).await?;
-    let _ = started;
     let _ = std::fs::remove_dir_all(&demo.dir);
     Ok(())
 }
@@ -161,7 +166,7 @@ async fn upload_dataset(demo: &Demo) -> Result<S3Uri, String> {
     let name = format!("demo-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let route = demo.config.route("support-bot").expect("demo route");
     let location = route.prefix.join(&format!("{name}/"));
-    let listing = local_listing(&data, location.bucket(), location.key())?;
+    let listing = local_listing(&data, location.key())?;
     let put = |key: String, body: Vec<u8>, content_type: &'static str| {
         let aws = demo.aws.clone();
         let bucket = location.bucket().to_string();
@@ -341,27 +346,10 @@ fn describe_input(b: &Value) -> String {
 }
 
 pub async fn local(train_seconds: f64) -> Res {
-    let opts = StackOptions {
-        seed_hub: vec![examples().join("hub/describe-hub-content.model-reference.json")],
-        in_progress_seconds: train_seconds,
-        ..Default::default()
-    };
-    let stack = Stack::start(&opts).await?;
+    let stack = Stack::start(&stack_options(train_seconds)).await?;
     let info = stack.info.clone();
-    let dir = hubtune_cli::home().join(".hubtune");
-    std::fs::create_dir_all(&dir)?;
-    let routes = dir.join("hubtune.toml");
-    if !routes.exists() {
-        std::fs::write(&routes, demo_routes(&info.bucket))?;
-    }
-    println!("hubtune local stack on {}\n", info.endpoint);
-    println!("export AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={}", info.endpoint, info.region);
-    println!("export HUBTUNE_CONFIG={}\n", routes.display());
-    println!(
-        "then: hubtune upload examples/datasets/support-bot --route support-bot --name my-first"
-    );
-    println!("  or: aws s3 cp --recursive DIR s3://{}/datasets/support-bot/NAME/ && aws s3 cp /dev/null s3://{}/datasets/support-bot/NAME/_SUCCESS", info.bucket, info.bucket);
-    println!("      hubtune status   (Ctrl-C stops everything)\n");
+    let routes = local_routes_file(&info)?;
+    print_how_to_use(&info, &routes);
     let aws = Aws::for_endpoint(&info.endpoint, &info.region).await;
     let ctx = Arc::new(Context::new(
         aws.ports(),
@@ -372,13 +360,43 @@ pub async fn local(train_seconds: f64) -> Res {
         },
     ));
     let dispatcher = Dispatcher::new(&info, ctx.clone());
+    serve(&dispatcher, &ctx).await?;
+    println!("\nstopping the local stack");
+    stack.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The routes file `hubtune local` reads (under the repository's .hubtune/), written with the demo's routes if absent.
+fn local_routes_file(info: &StackInfo) -> std::io::Result<PathBuf> {
+    let dir = hubtune_cli::home().join(".hubtune");
+    std::fs::create_dir_all(&dir)?;
+    let routes = dir.join("hubtune.toml");
+    if !routes.exists() {
+        std::fs::write(&routes, demo_routes(&info.bucket))?;
+    }
+    Ok(routes)
+}
+
+fn print_how_to_use(info: &StackInfo, routes: &Path) {
+    println!("hubtune local stack on {}\n", info.endpoint);
+    println!("export AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={}", info.endpoint, info.region);
+    println!("export HUBTUNE_CONFIG={}\n", routes.display());
+    println!(
+        "then: hubtune upload examples/datasets/support-bot --route support-bot --name my-first"
+    );
+    println!("  or: aws s3 cp --recursive DIR s3://{}/datasets/support-bot/NAME/ && aws s3 cp /dev/null s3://{}/datasets/support-bot/NAME/_SUCCESS", info.bucket, info.bucket);
+    println!("      hubtune status   (Ctrl-C stops everything)\n");
+}
+
+/// Run the handlers on what arrives, and the training-state sweep every minute, until Ctrl-C.
+async fn serve(dispatcher: &Dispatcher, ctx: &Context) -> Result<(), String> {
     let mut last_sweep = Instant::now();
     // One listener for the whole run: a Ctrl-C that arrives while a batch is being handled is not lost.
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => break,
+            _ = &mut ctrl_c => return Ok(()),
             r = dispatcher.pump_once() => {
                 for d in r.map_err(|e| e.to_string())? {
                     for b in &d.bodies {
@@ -390,7 +408,7 @@ pub async fn local(train_seconds: f64) -> Res {
                 }
                 if last_sweep.elapsed() > Duration::from_secs(60) {
                     last_sweep = Instant::now();
-                    if let Err(e) = training_state::sweep(&ctx).await {
+                    if let Err(e) = training_state::sweep(ctx).await {
                         println!("sweep: {e}");
                     }
                 }
@@ -398,7 +416,4 @@ pub async fn local(train_seconds: f64) -> Res {
             }
         }
     }
-    println!("\nstopping the local stack");
-    stack.stop().await;
-    Ok(ExitCode::SUCCESS)
 }
