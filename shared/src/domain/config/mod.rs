@@ -3,9 +3,11 @@
 //! Every error names where it is: `routes.support-bot.instance_count: must be at least 1`. Unknown keys are errors
 //! too, because a misspelt `acept_eula` silently ignored would cost a day of debugging.
 
+mod deployment;
 pub mod duration;
 pub mod model;
 mod parse;
+mod prefixes;
 mod raw;
 mod route;
 

@@ -7,7 +7,7 @@ use crate::domain::config::model::{
     invalid, BusyPolicy, ConfigError, DatasetRules, Deployment, Route, Trigger,
     DEFAULT_ALLOWED_EXTENSIONS, DEFAULT_MARKER, DEFAULT_QUEUE_MAX_AGE,
 };
-use crate::domain::config::raw::RawRoute;
+use crate::domain::config::raw::{RawRoute, RawSpot, RawVpc};
 use crate::domain::plan::{SpotSettings, TrainingSettings, VpcSettings};
 use crate::domain::s3uri::S3Uri;
 
@@ -51,6 +51,7 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         .clone()
         .filter(|v| !v.is_empty() && v != "*" && v != "latest");
     let trigger = trigger(&p, r.trigger.as_deref(), r.marker.clone())?;
+    let training = training(name, &p, &r, dep)?;
     let max_concurrent_jobs = positive(&p("max_concurrent_jobs"), r.max_concurrent_jobs, 1, 1000)?;
     let queue_max_age = match &r.queue_max_age {
         None => DEFAULT_QUEUE_MAX_AGE,
@@ -68,7 +69,7 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         busy_policy: r.busy_policy.unwrap_or(BusyPolicy::Queue),
         queue_max_age,
         dataset,
-        training: training(name, &p, r, dep)?,
+        training,
     })
 }
 
@@ -168,23 +169,17 @@ fn dataset_rules(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<DatasetRule
     })
 }
 
-/// What the route asks of SageMaker.
+/// What the route asks of SageMaker, checked in the order the keys were always checked: the numbers, the instance
+/// type, hyperparameters, output path, role, tags, VPC and spot.
 fn training(
     name: &str,
     p: &dyn Fn(&str) -> String,
-    r: RawRoute,
+    r: &RawRoute,
     dep: &Deployment,
 ) -> Result<TrainingSettings, ConfigError> {
-    let (instance_count, max_instance_count) = instance_counts(p, &r)?;
-    let (max_runtime_seconds, max_runtime_cap_seconds) = runtimes(p, &r)?;
-    if let Some(t) = &r.instance_type {
-        if !t.starts_with("ml.") || t.split('.').count() != 3 {
-            return Err(invalid(
-                p("instance_type"),
-                format!("`{t}` is not a SageMaker instance type such as `ml.g5.2xlarge`"),
-            ));
-        }
-    }
+    let limits = limits(p, r)?;
+    check_instance_type(p, r.instance_type.as_deref())?;
+    let hyperparameters = hyperparameters(p, r.hyperparameters.clone())?;
     let output_path = match &r.output_path {
         Some(o) => o
             .parse::<S3Uri>()
@@ -192,62 +187,46 @@ fn training(
             .as_prefix(),
         None => dep.route_output(name),
     };
-    let role_arn = r
-        .role_arn
-        .clone()
-        .or_else(|| dep.training_role_arn.clone())
-        .ok_or_else(|| invalid(p("role_arn"), "missing: the SageMaker execution role (set it here, in [defaults], or HUBTUNE_TRAINING_ROLE_ARN)"))?;
-    if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
-        return Err(invalid(
-            p("role_arn"),
-            format!("`{role_arn}` is not an IAM role ARN"),
-        ));
-    }
-    check_tags(p, &r)?;
+    let role_arn = role_arn(p, r.role_arn.clone(), dep)?;
+    check_tags(p, r)?;
     Ok(TrainingSettings {
         instance_type: r.instance_type.clone(),
-        instance_count,
-        volume_size_gb: opt_positive(&p("volume_size_gb"), r.volume_size_gb, 16384)?,
-        max_runtime_seconds,
-        max_instance_count,
-        max_runtime_cap_seconds,
-        hyperparameters: hyperparameters(p, r.hyperparameters.clone())?,
+        instance_count: limits.instance_count,
+        volume_size_gb: limits.volume_size_gb,
+        max_runtime_seconds: limits.max_runtime_seconds,
+        max_instance_count: limits.max_instance_count,
+        max_runtime_cap_seconds: limits.max_runtime_cap_seconds,
+        hyperparameters,
         output_path,
         role_arn,
         vpc: vpc(p, r.vpc.clone())?,
-        spot: spot(p, r.spot.clone(), max_runtime_seconds)?,
-        tags: r.tags.unwrap_or_default(),
-        kms_key_id: r.kms_key_id,
+        spot: spot(p, r.spot.clone(), limits.max_runtime_seconds)?,
+        tags: r.tags.clone().unwrap_or_default(),
+        kms_key_id: r.kms_key_id.clone(),
         accept_eula: r.accept_eula.unwrap_or(false),
-        environment: r.environment.unwrap_or_default(),
+        environment: r.environment.clone().unwrap_or_default(),
     })
 }
 
-/// The instance count and its cap. No API caps the count: SageMaker's quotas do, and they answer for themselves.
-fn instance_counts(
-    p: &dyn Fn(&str) -> String,
-    r: &RawRoute,
-) -> Result<(u32, Option<u32>), ConfigError> {
+/// A route's numeric training limits, each in its range and each under its cap.
+struct Limits {
+    instance_count: u32,
+    max_instance_count: Option<u32>,
+    volume_size_gb: Option<u32>,
+    max_runtime_seconds: Option<u32>,
+    max_runtime_cap_seconds: Option<u32>,
+}
+
+/// Every range first, then the caps. No API caps the instance count: SageMaker's quotas do, and they answer for
+/// themselves. SageMaker's ceiling on MaxRuntimeInSeconds is 28 days.
+fn limits(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<Limits, ConfigError> {
     let instance_count = positive(&p("instance_count"), r.instance_count, 1, u32::MAX >> 1)?;
     let max_instance_count = opt_positive(
         &p("max_instance_count"),
         r.max_instance_count,
         u32::MAX >> 1,
     )?;
-    if let Some(c) = max_instance_count.filter(|c| instance_count > *c) {
-        return Err(invalid(
-            p("instance_count"),
-            format!("{instance_count} is above this route's max_instance_count ({c})"),
-        ));
-    }
-    Ok((instance_count, max_instance_count))
-}
-
-/// The max runtime and its cap; SageMaker's ceiling on MaxRuntimeInSeconds is 28 days.
-fn runtimes(
-    p: &dyn Fn(&str) -> String,
-    r: &RawRoute,
-) -> Result<(Option<u32>, Option<u32>), ConfigError> {
+    let volume_size_gb = opt_positive(&p("volume_size_gb"), r.volume_size_gb, 16384)?;
     let max_runtime_seconds =
         opt_positive(&p("max_runtime_seconds"), r.max_runtime_seconds, 2_419_200)?;
     let max_runtime_cap_seconds = opt_positive(
@@ -255,6 +234,12 @@ fn runtimes(
         r.max_runtime_cap_seconds,
         2_419_200,
     )?;
+    if let Some(c) = max_instance_count.filter(|c| instance_count > *c) {
+        return Err(invalid(
+            p("instance_count"),
+            format!("{instance_count} is above this route's max_instance_count ({c})"),
+        ));
+    }
     if let (Some(cap), Some(m)) = (max_runtime_cap_seconds, max_runtime_seconds) {
         if m > cap {
             return Err(invalid(
@@ -263,7 +248,41 @@ fn runtimes(
             ));
         }
     }
-    Ok((max_runtime_seconds, max_runtime_cap_seconds))
+    Ok(Limits {
+        instance_count,
+        max_instance_count,
+        volume_size_gb,
+        max_runtime_seconds,
+        max_runtime_cap_seconds,
+    })
+}
+
+fn check_instance_type(p: &dyn Fn(&str) -> String, t: Option<&str>) -> Result<(), ConfigError> {
+    match t {
+        Some(t) if !t.starts_with("ml.") || t.split('.').count() != 3 => Err(invalid(
+            p("instance_type"),
+            format!("`{t}` is not a SageMaker instance type such as `ml.g5.2xlarge`"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The route's role, else the deployment's.
+fn role_arn(
+    p: &dyn Fn(&str) -> String,
+    own: Option<String>,
+    dep: &Deployment,
+) -> Result<String, ConfigError> {
+    let role_arn = own
+        .or_else(|| dep.training_role_arn.clone())
+        .ok_or_else(|| invalid(p("role_arn"), "missing: the SageMaker execution role (set it here, in [defaults], or HUBTUNE_TRAINING_ROLE_ARN)"))?;
+    if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
+        return Err(invalid(
+            p("role_arn"),
+            format!("`{role_arn}` is not an IAM role ARN"),
+        ));
+    }
+    Ok(role_arn)
 }
 
 fn hyperparameters(
@@ -315,7 +334,7 @@ fn check_tags(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<(), ConfigErro
 
 fn vpc(
     p: &dyn Fn(&str) -> String,
-    raw: Option<crate::domain::config::raw::RawVpc>,
+    raw: Option<RawVpc>,
 ) -> Result<Option<VpcSettings>, ConfigError> {
     match raw {
         Some(v) if v.subnets.is_empty() || v.security_group_ids.is_empty() => Err(invalid(
@@ -332,7 +351,7 @@ fn vpc(
 
 fn spot(
     p: &dyn Fn(&str) -> String,
-    raw: Option<crate::domain::config::raw::RawSpot>,
+    raw: Option<RawSpot>,
     max_runtime_seconds: Option<u32>,
 ) -> Result<Option<SpotSettings>, ConfigError> {
     let Some(s) = raw else {
