@@ -23,7 +23,7 @@ use hubtune::runtime::context::Context;
 use hubtune_e2e::routes_toml;
 use serde_json::{json, Value};
 
-use crate::{summary, BoxError, ROUTE_EXTRA, TRAIN_JSONL};
+use crate::common::{summary, BoxError, ROUTE_EXTRA, TRAIN_JSONL};
 
 /// The hub document the private hub holds (`my-private-hub`, the model reference of the routes file's model).
 const HUB_DOCUMENT: &str =
