@@ -163,7 +163,8 @@ async fn artifact_bytes(ctx: &Context, artifact: &S3Uri) -> Result<Option<u64>> 
     if let Some(h) = ctx.objects.head(artifact).await? {
         return Ok(Some(h.size));
     }
-    let listing = ctx.objects.list(&artifact.as_prefix(), 100_000).await?;
+    // Every file of the artifact counts: a cut listing would undercount what was published.
+    let listing = ctx.objects.list(&artifact.as_prefix(), usize::MAX).await?;
     Ok((!listing.objects.is_empty()).then(|| listing.objects.iter().map(|f| f.size).sum()))
 }
 

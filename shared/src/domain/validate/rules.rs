@@ -183,13 +183,13 @@ fn shown(v: &Value) -> String {
 
 /// Whether `s` matches the Java pattern `pattern` as a whole. A pattern that cannot be compiled matches everything
 /// (a test keeps every pattern of the tables compilable).
-pub fn full_match(pattern: &str, s: &str) -> bool {
-    static CACHE: OnceLock<std::sync::Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
+/// Patterns come from the static tables, so the cache is keyed by them without copying a key per check.
+pub fn full_match(pattern: &'static str, s: &str) -> bool {
+    static CACHE: OnceLock<std::sync::Mutex<HashMap<&'static str, Option<Regex>>>> =
+        OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    let re = cache
-        .entry(pattern.to_string())
-        .or_insert_with(|| compile(pattern));
+    let re = cache.entry(pattern).or_insert_with(|| compile(pattern));
     // A match that cannot finish (backtracking limit) is not held against the value.
     re.as_ref().is_none_or(|re| re.is_match(s).unwrap_or(true))
 }
