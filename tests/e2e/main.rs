@@ -3,9 +3,13 @@
 //! End-to-end tests, one test crate (one binary linking the SDK) with a module per capability. Each test starts
 //! its own local stack on loopback and stops it at the end.
 
+mod adversarial_lost;
+mod adversarial_results;
 mod cli;
 mod conformance;
+mod faults;
 mod launch;
 mod lifecycle;
 mod limits;
 mod operate;
+mod standin;
