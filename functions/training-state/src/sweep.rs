@@ -12,7 +12,6 @@ use hubtune::domain::run::{RunRecord, SweepAction, SweepTiming};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::batch::worst;
 use hubtune::runtime::context::Context;
-use hubtune::runtime::outbox::release_slot;
 use hubtune::store::Decision;
 
 use crate::reconcile::reconcile;
@@ -79,9 +78,10 @@ async fn repair(
     timing: &SweepTiming,
     report: &mut SweepReport,
 ) -> Result<()> {
-    let Some(r) = ctx.store.read::<RunRecord>(key).await?.map(|v| v.value) else {
+    let Some(known) = ctx.store.read::<RunRecord>(key).await? else {
         return Ok(());
     };
+    let r = &known.value;
     match r.sweep_action(now, timing) {
         SweepAction::Nothing => {}
         SweepAction::Reconcile => {
@@ -93,27 +93,66 @@ async fn repair(
             // the job, adopt its state; if not, the dataset goes back to its route's queue.
             let has_job = reconcile(ctx, config, r.job_name.as_str()).await?.is_some();
             if let (false, Some(d)) = (has_job, &r.dataset) {
-                // Its slot goes back with it: a one-slot route would otherwise wait behind a launch that is gone.
-                release_slot(ctx, config, &r.route, r.job_name.as_str()).await?;
+                // Its slot goes back with it (a one-slot route would otherwise wait behind a launch that is gone),
+                // but only a slot as old as the stuck launch: one taken since is a retried launch under way.
+                release_slot_taken_before(ctx, config, &r.route, r.job_name.as_str(), now, timing)
+                    .await?;
                 let entry = QueueEntry::new(
                     d.clone(),
                     "the launch did not finish; retried by the sweep",
                     now,
                 );
                 let rel = QueueEntry::key(d, &d.identity.hash(&config.deployment.name));
-                ctx.store
+                let queued = ctx
+                    .store
                     .create(&config.deployment.state_key(&rel), &entry)
                     .await?;
-                report.requeued += 1;
+                // The wait starts over, so later sweeps leave the dataset to its queue instead of re-queuing it.
+                ctx.store
+                    .update_known(key, known.clone(), |r| Ok(r.requeued(now)))
+                    .await?;
+                if queued {
+                    report.requeued += 1;
+                }
             }
         }
         SweepAction::Republish => {
-            // publish-artifact never confirmed: send the same event again (same event_id).
-            ctx.emit(config, &events::training_run_finished(&r)).await?;
+            // publish-artifact never confirmed: send the same event again (same event_id), and wait again from now.
+            ctx.emit(config, &events::training_run_finished(r)).await?;
+            ctx.store
+                .update_known(key, known.clone(), |r| Ok(r.finished_resent(now)))
+                .await?;
             report.republished += 1;
         }
     }
     Ok(())
+}
+
+/// Give back `job`'s slot on `route` if it was taken before the stuck-launch wait began. Returns whether it did.
+async fn release_slot_taken_before(
+    ctx: &Context,
+    config: &Config,
+    route: &str,
+    job: &str,
+    now: DateTime<Utc>,
+    timing: &SweepTiming,
+) -> Result<bool> {
+    ctx.store
+        .update::<Slots, bool, _>(&config.deployment.slots_key(route), |s| {
+            let Some(mut s) = s else {
+                return Ok(Decision::Keep(false));
+            };
+            let stale = s
+                .holders
+                .get(job)
+                .is_some_and(|taken| (now - *taken).num_seconds() > timing.stuck_launch_seconds);
+            Ok(if stale && s.release(job) {
+                Decision::Write(s, true)
+            } else {
+                Decision::Keep(false)
+            })
+        })
+        .await
 }
 
 async fn release_stale_slots(

@@ -30,6 +30,19 @@ fn worked_off() -> Outbox {
         slot_released: true,
         slot_freed_emitted: true,
         published: false,
+        finished_sent_at: None,
+    }
+}
+
+/// The outbox's flags, without when `Training Run Finished` went out (that time is checked where it matters).
+fn flags(o: &Outbox) -> Outbox {
+    assert!(
+        o.finished_sent_at.is_some() == o.finished_emitted,
+        "a sent Finished has its time: {o:?}"
+    );
+    Outbox {
+        finished_sent_at: None,
+        ..o.clone()
     }
 }
 
@@ -78,7 +91,7 @@ async fn in_progress_then_completed_moves_the_record_forward_sends_finished_once
     let artifact = h.world.jobs.get(&job).unwrap().description.model_artifacts;
     assert!(artifact.is_some());
     assert_eq!(r.model_artifacts, artifact);
-    assert_eq!(r.outbox, worked_off());
+    assert_eq!(flags(&r.outbox), worked_off());
 
     let finished = h.sent(TRAINING_RUN_FINISHED, &job);
     assert_eq!(finished.len(), 1);
@@ -224,7 +237,7 @@ async fn a_prefixed_job_with_no_record_is_adopted_from_its_tags() {
         r.failure_reason.as_deref(),
         Some("AlgorithmError: out of memory")
     );
-    assert_eq!(r.outbox, worked_off());
+    assert_eq!(flags(&r.outbox), worked_off());
     // Whether the launcher's `Training Run Started` went out is unknown: sent again (same event_id).
     assert_eq!(h.sent(TRAINING_RUN_STARTED, &job).len(), 1);
     let finished = h.sent(TRAINING_RUN_FINISHED, &job);
@@ -279,7 +292,7 @@ async fn a_job_being_deleted_ends_failed_at_once_and_frees_its_slot() {
         "{:?}",
         r.failure_reason
     );
-    assert_eq!(r.outbox, worked_off());
+    assert_eq!(flags(&r.outbox), worked_off());
     let finished = h.sent(TRAINING_RUN_FINISHED, &job);
     assert_eq!(finished.len(), 1);
     assert_eq!(finished[0].detail["status"], "Failed");
@@ -314,7 +327,7 @@ async fn a_job_gone_from_sagemaker_ends_failed_only_after_the_grace_period_and_f
         "{:?}",
         r.failure_reason
     );
-    assert_eq!(r.outbox, worked_off());
+    assert_eq!(flags(&r.outbox), worked_off());
     assert_eq!(h.sent(TRAINING_RUN_FINISHED, &job).len(), 1);
     assert!(h.holders().is_empty());
     assert_eq!(h.count(ROUTE_SLOT_FREED), 1);
@@ -344,7 +357,7 @@ async fn a_throttled_describe_comes_back_and_its_redelivery_completes_the_run_on
         .await
         .is_empty());
     assert_eq!(h.record(&job).status, RunStatus::Completed);
-    assert_eq!(h.record(&job).outbox, worked_off());
+    assert_eq!(flags(&h.record(&job).outbox), worked_off());
     assert_eq!(h.count(TRAINING_RUN_FINISHED), 1);
     assert_eq!(h.count(ROUTE_SLOT_FREED), 1);
     assert!(h.holders().is_empty());
@@ -436,7 +449,7 @@ async fn a_refused_finished_entry_comes_back_and_its_redelivery_sends_it_exactly
         .await
         .is_empty());
     assert_eq!(h.sent(TRAINING_RUN_FINISHED, &job).len(), 1);
-    assert_eq!(h.record(&job).outbox, worked_off());
+    assert_eq!(flags(&h.record(&job).outbox), worked_off());
     assert!(h.holders().is_empty());
     assert_eq!(h.count(ROUTE_SLOT_FREED), 1);
 }
@@ -466,7 +479,7 @@ async fn a_crash_before_the_finished_event_comes_back_and_its_redelivery_finishe
         .await
         .is_empty());
     assert_eq!(h.sent(TRAINING_RUN_FINISHED, &job).len(), 1);
-    assert_eq!(h.record(&job).outbox, worked_off());
+    assert_eq!(flags(&h.record(&job).outbox), worked_off());
     assert!(h.holders().is_empty());
     assert_eq!(h.count(ROUTE_SLOT_FREED), 1);
 }
@@ -603,7 +616,7 @@ async fn one_unreadable_run_record_does_not_stop_the_sweep_from_repairing_the_ot
     assert_eq!(h.record(&first).status, RunStatus::Completed);
     assert_eq!(h.record(&second).status, RunStatus::Stopped);
     for job in [&first, &second] {
-        assert_eq!(h.record(job).outbox, worked_off(), "{job}");
+        assert_eq!(flags(&h.record(job).outbox), worked_off(), "{job}");
         assert_eq!(h.sent(TRAINING_RUN_FINISHED, job).len(), 1, "{job}");
     }
     assert!(h.holders().is_empty());
@@ -618,10 +631,9 @@ async fn one_unreadable_run_record_does_not_stop_the_sweep_from_repairing_the_ot
     assert_eq!(failures, ["m0"]);
 }
 
-// ---- Known bugs (ignored so the suite stays green; run with `--ignored` to see them fail) ----
+// ---- The sweep's waits (each once a bug: the republish wait ran from the job's end; a re-queued launch was re-queued by every later sweep) ----
 
 #[tokio::test]
-#[ignore = "bug: the republish wait runs from the job's end (SageMaker's LastModifiedTime), not from when Training Run Finished was sent (shared/src/domain/run.rs sweep_action)"]
 async fn the_sweep_waits_its_republish_time_from_when_finished_was_sent_not_from_the_jobs_end() {
     let h = Harness::new();
     let job = h.launched("late-delivery").await;
@@ -645,7 +657,6 @@ async fn the_sweep_waits_its_republish_time_from_when_finished_was_sent_not_from
 }
 
 #[tokio::test]
-#[ignore = "bug: SweepReport.requeued counts a launch the sweep had already re-queued (functions/training-state/src/sweep.rs: the result of store.create is ignored)"]
 async fn a_second_sweep_does_not_count_a_launch_it_already_requeued() {
     let h = Harness::new();
     h.stuck_launching("requeued-once");
@@ -656,6 +667,29 @@ async fn a_second_sweep_does_not_count_a_launch_it_already_requeued() {
 
     assert_eq!(h.queue_uris().len(), 1, "nothing new was queued");
     assert_eq!(again.requeued, 0);
+}
+
+#[tokio::test]
+async fn a_later_sweep_never_frees_the_slot_a_retried_launch_has_just_taken() {
+    let h = Harness::new();
+    let job = h.stuck_launching("retried");
+    h.world.clock.advance(seconds(STUCK_LAUNCH_SECONDS + 1));
+    assert_eq!(training_state::sweep(&h.ctx).await.unwrap().requeued, 1);
+    assert!(h.holders().is_empty(), "the stuck launch's slot went back");
+    // The queue drained: the retried launch took the slot again and is under way, and has not written yet.
+    for uri in h.queue_uris() {
+        h.world.objects.remove(&uri);
+    }
+    h.world.clock.advance(seconds(STUCK_LAUNCH_SECONDS + 1));
+    h.take_slot(&job);
+
+    training_state::sweep(&h.ctx).await.unwrap();
+
+    assert_eq!(
+        h.holders(),
+        [job],
+        "a slot taken a moment ago belongs to a launch under way"
+    );
 }
 
 // ---- The call budget ----

@@ -109,6 +109,10 @@ pub struct Outbox {
     pub slot_released: bool,
     pub slot_freed_emitted: bool,
     pub published: bool,
+    /// When `Training Run Finished` was last sent: the sweep's republish wait runs from here, not from the job's end
+    /// (a state change handled hours after the job ended must not be resent a minute later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_sent_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -333,6 +337,28 @@ impl RunRecord {
         moved
     }
 
+    /// An outbox effect happened at `at`: its flag is set (`false` when it was set already, nothing to write).
+    pub fn mark_sent(&mut self, flag: OutboxFlag, at: DateTime<Utc>) -> bool {
+        let new = self.outbox.set(flag);
+        if new && flag == OutboxFlag::Finished {
+            self.outbox.finished_sent_at = Some(at);
+        }
+        new
+    }
+
+    /// The sweep sent `Training Run Finished` again: the republish wait starts over.
+    pub fn finished_resent(&mut self, at: DateTime<Utc>) -> bool {
+        self.outbox.finished_sent_at = Some(at);
+        true
+    }
+
+    /// The sweep gave a stuck launch back to its route's queue: the stuck-launch wait starts over, so the next sweeps
+    /// leave it to the queue instead of re-queuing (and freeing its slot) again.
+    pub fn requeued(&mut self, at: DateTime<Utc>) -> bool {
+        self.updated_at = at;
+        true
+    }
+
     /// What the scheduled sweep must do for this record.
     pub fn sweep_action(&self, now: DateTime<Utc>, timing: &SweepTiming) -> SweepAction {
         let done = self.status.is_terminal() && !self.owes().any();
@@ -344,7 +370,11 @@ impl RunRecord {
         {
             return SweepAction::RecoverLaunch;
         }
-        let finished = self.finished_at().unwrap_or(self.updated_at);
+        let finished = self
+            .outbox
+            .finished_sent_at
+            .or_else(|| self.finished_at())
+            .unwrap_or(self.updated_at);
         if done
             && !self.outbox.published
             && self.outbox.finished_emitted
@@ -408,6 +438,7 @@ impl Outbox {
             slot_released: true,
             slot_freed_emitted: true,
             published: true,
+            finished_sent_at: None,
         }
     }
 
@@ -539,6 +570,7 @@ mod tests {
             slot_released: true,
             slot_freed_emitted: true,
             published: false,
+            finished_sent_at: None,
         };
         assert!(!r.owes().any());
     }

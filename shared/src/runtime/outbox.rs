@@ -19,8 +19,9 @@ pub async fn set_flag(
     known: Versioned<RunRecord>,
     flag: OutboxFlag,
 ) -> Result<Versioned<RunRecord>> {
+    let now = ctx.now();
     ctx.store
-        .update_known(key, known, |r: &mut RunRecord| Ok(r.outbox.set(flag)))
+        .update_known(key, known, |r: &mut RunRecord| Ok(r.mark_sent(flag, now)))
         .await
 }
 
