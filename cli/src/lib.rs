@@ -3,7 +3,6 @@
 //! operator commands. The end-to-end tests drive the same code.
 
 pub mod local;
-pub mod ops;
 
 /// The repository root (where `infra/template.yaml` and the local stack live): `HUBTUNE_HOME`, else the first folder
 /// above the running executable that holds them (the binary lives in the repository's target/), else the first above

@@ -1,1 +1,0 @@
-//! Operator commands' logic (the clap front end is in main.rs).
