@@ -7,7 +7,9 @@ import json
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import unquote
 
+from . import ACCOUNT_ID, REGION
 from .protocol import ApiError, Request
 
 SERVICES = ("sagemaker", "s3", "events", "sqs", "sns")
@@ -26,7 +28,27 @@ _KINDS: dict[str, tuple[int, str, str]] = {
     "s3-412": (412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
     "put-events-partial": (200, "InternalFailure", "Internal failure"),
 }
-KINDS = tuple(_KINDS)
+# Faults of the deployment (permissions, keys): what AWS answers when the caller's role may not do the call.
+# The principal and key named in the messages are the local stack's own (no real account is named).
+_PRINCIPAL = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/hubtune-function/hubtune"
+_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# The S3 operations that use the object's KMS key (HEAD and List do not: they answer without the key).
+_KMS_OPERATIONS = frozenset({"GetObject", "PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart",
+                             "UploadPartCopy"})
+# The KMS action S3 performs for an operation: reads decrypt, writes ask for a new data key.
+_KMS_ACTION = {"PutObject": "kms:GenerateDataKey", "CopyObject": "kms:GenerateDataKey",
+               "CreateMultipartUpload": "kms:GenerateDataKey"}
+# kind -> the services that answer it. `access-denied`: S3 says 403 AccessDenied, the JSON services 400
+# AccessDeniedException. `kms`: the role may not use the object's key (S3 answers 403 AccessDenied, the message
+# names the KMS action); `kms-disabled` / `kms-pending-deletion`: the key cannot be used by anyone (S3 passes on
+# KMS's code with its `KMS.` prefix, 400).
+_DEPLOYMENT_KINDS: dict[str, tuple[str, ...]] = {
+    "access-denied": ("s3", "sagemaker", "events"),
+    "kms": ("s3",),
+    "kms-disabled": ("s3",),
+    "kms-pending-deletion": ("s3",),
+}
+KINDS = (*_KINDS, *_DEPLOYMENT_KINDS)
 _S3_SPELLING = {
     # S3 throttles with 503 SlowDown and calls its 500 InternalError.
     "throttling": (503, "SlowDown", "Please reduce your request rate."),
@@ -62,14 +84,47 @@ class Fault:
             except ApiError:
                 return False
             return any(entry_matches(entry, self.match) for entry in entries)
-        return not self.match or self.match in req.haystack()
+        if self.error.startswith("kms") and req.operation not in _KMS_OPERATIONS:
+            return False
+        # The SDKs percent-encode query values (ListObjectsV2's `prefix=datasets%2F...`): a prefix given as `match`
+        # is looked for in the decoded query string too.
+        return not self.match or self.match in req.haystack() or self.match in unquote(req.query_string)
 
     def api_error(self, req: Request) -> ApiError:
+        if self.error in _DEPLOYMENT_KINDS:
+            return deployment_error(self.error, req)
         status, code, message = (_S3_SPELLING.get(self.error) if req.service == "s3" else None) or _KINDS[self.error]
         extra = {}
         if self.error == "s3-412":
             extra["Condition"] = "If-Match" if req.header("If-Match") else "If-None-Match"
         return ApiError(code, message, status, extra)
+
+
+def deployment_error(kind: str, req: Request) -> ApiError:
+    """A permission or key refusal as the service spells it."""
+    if kind == "access-denied":
+        if req.service == "s3":
+            return ApiError("AccessDenied", "Access Denied", 403)
+        action = f"{req.service}:{req.operation}"
+        return ApiError("AccessDeniedException",
+                        f"User: {_PRINCIPAL} is not authorized to perform: {action} because no identity-based "
+                        f"policy allows the {action} action", 400)
+    if kind == "kms":
+        action = _KMS_ACTION.get(req.operation, "kms:Decrypt")
+        return ApiError("AccessDenied",
+                        f"User: {_PRINCIPAL} is not authorized to perform: {action} on resource: {_KEY_ARN} "
+                        f"because no identity-based policy allows the {action} action", 403)
+    if kind == "kms-disabled":
+        return ApiError("KMS.DisabledException", f"{_KEY_ARN} is disabled.", 400)
+    return ApiError("KMS.KMSInvalidStateException", f"{_KEY_ARN} is pending deletion.", 400)
+
+
+def _check_deployment_kind(error: str, service: str, operation: str | None) -> None:
+    services = _DEPLOYMENT_KINDS[error]
+    if service not in services:
+        raise ValueError(f"{error} applies to service {' or '.join(services)}")
+    if error.startswith("kms") and operation is not None and operation not in _KMS_OPERATIONS:
+        raise ValueError(f"{error} applies to the S3 operations that use the key: {', '.join(sorted(_KMS_OPERATIONS))}")
 
 
 class FaultRegistry:
@@ -83,12 +138,14 @@ class FaultRegistry:
         if service not in SERVICES:
             raise ValueError(f"service must be one of {', '.join(SERVICES)}")
         error = spec.get("error")
-        if error not in _KINDS:
+        if error not in KINDS:
             raise ValueError(f"error must be one of {', '.join(KINDS)}")
         count = spec.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError("count must be a positive integer")
         operation = spec.get("operation") or None
+        if error in _DEPLOYMENT_KINDS:
+            _check_deployment_kind(error, service, operation)
         if error == "put-events-partial":
             if service != "events" or operation not in (None, "PutEvents"):
                 raise ValueError("put-events-partial applies to service events, operation PutEvents")
