@@ -14,6 +14,7 @@ from .control import Control
 from .faults import Fault, FaultRegistry, entry_matches
 from .protocol import ApiError, Request, Response, error_response, json_response, parse_request, status_line
 from .sagemaker import SageMakerStandIn
+from .validation import refuse_invalid
 
 log = logging.getLogger("hubtune_localstack.app")
 
@@ -64,6 +65,10 @@ class HubtuneApp:
         context.set_operation(req.service, req.operation)
         try:
             self.calls.count(req.key)
+            try:  # AWS judges the input against its model first: no fault or stand-in path skips the check
+                refuse_invalid(req)
+            except ApiError as err:
+                return self._send(start_response, error_response(req, err))
             fault = self.faults.take(req)
             if fault is not None:
                 log.info("fault %s on %s", fault.error, req.key)
