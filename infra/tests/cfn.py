@@ -3,9 +3,11 @@
 - `load()` parses the template with short-form tags (!Ref, !Sub, !GetAtt ...) turned into their long forms.
 - `Resolver` evaluates conditions and intrinsic functions for one set of parameter values, giving resources
   synthetic but realistic names and ARNs (a queue's ARN ends with its logical id, as the local stack names it).
-- `Policy` answers "would this role be allowed to do X on Y with context Z" for the subset of IAM the template uses
-  (Allow statements; StringEquals, StringLike, ArnEquals, ArnLike, Bool). It is not a full IAM engine: it exists
-  so the tests can state least privilege as cases, next to the statement-by-statement comparison.
+- `Policy` answers "would this role be allowed to do X on Y with context Z" (identity policies) and "does this
+  resource policy deny X on Y to this principal" for the subset of IAM the template uses: Allow and Deny; the
+  String/Arn operators and their negations, Bool, Null, NumericLessThanEquals, and the ForAllValues/ForAnyValue
+  set operators, with IAM's rules for a key absent from the request. It is not a full IAM engine: it exists so the
+  tests can state least privilege as cases, next to the statement-by-statement comparison.
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ class Resolver:
                 self.params[name] = str(spec["Default"])
         self.params.update(REQUIRED_PARAMS)
         self.params.update(overrides or {})
+        # A CommaDelimitedList parameter is a list when referenced ("" is [""], as CloudFormation has it).
+        for name, spec in template.get("Parameters", {}).items():
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(self.params.get(name), str):
+                self.params[name] = self.params[name].split(",")
         missing = [n for n in template.get("Parameters", {}) if n not in self.params]
         if missing:
             raise ValueError(f"no value for parameters {missing}")
@@ -163,6 +169,8 @@ class Resolver:
             return f"arn:{PARTITION}:s3:::{self._ref_resource(lid)}"
         if kind == "AWS::Serverless::Function" and attribute == "Arn":
             return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self._ref_resource(lid)}"
+        if kind == "AWS::KMS::Key" and attribute == "Arn":
+            return f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{self._ref_resource(lid)}"
         raise KeyError(f"no synthetic GetAtt for {lid}.{attribute} ({kind})")
 
     def _ref(self, name: str) -> Any:
@@ -275,45 +283,81 @@ def _glob(pattern: str, value: str, case_sensitive: bool = True) -> bool:
     return re.fullmatch(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
 
 
+_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
+
+
+def _matches(operator: str, actual: str, wanted: list[str]) -> bool:
+    """One context value against the policy's values, for a positive operator."""
+    if operator in ("StringEquals", "ArnEquals"):
+        return actual in wanted
+    if operator in ("StringLike", "ArnLike"):
+        return any(_glob(w, actual) for w in wanted)
+    if operator == "Bool":
+        return actual.lower() in [w.lower() for w in wanted]
+    if operator == "NumericLessThanEquals":
+        return any(float(actual) <= float(w) for w in wanted)
+    raise NotImplementedError(operator)
+
+
+def _positive(operator: str) -> str:
+    return operator.replace("Not", "", 1) if operator in _NEGATED else operator
+
+
+def _key_holds(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
+    wanted = [str(x) for x in as_list(expected)]
+    present = key in context
+    values = [str(v) for v in as_list(context.get(key))]
+    if operator == "Null":
+        # "true": the key must be absent; "false": present.
+        return (not present) == (wanted[0].lower() == "true")
+    if operator.startswith("ForAllValues:"):
+        # Every value of the request in the policy's set; true when the key is absent (IAM's rule).
+        inner = operator.split(":", 1)[1]
+        return all(_matches(inner, v, wanted) for v in values)
+    if operator.startswith("ForAnyValue:"):
+        inner = operator.split(":", 1)[1]
+        return present and any(_matches(inner, v, wanted) for v in values)
+    if operator in _NEGATED:
+        # A negated operator holds when the key is absent, and when no value matches.
+        return not present or not any(_matches(_positive(operator), v, wanted) for v in values)
+    return present and all(_matches(operator, v, wanted) for v in values)
+
+
 def _condition_holds(condition: dict, context: dict[str, Any]) -> bool:
-    for operator, entries in (condition or {}).items():
-        for key, expected in entries.items():
-            if key not in context:
-                return False
-            actual_values = as_list(context[key])
-            wanted = [str(x) for x in as_list(expected)]
-            for actual in actual_values:
-                actual = str(actual)
-                if operator in ("StringEquals", "ArnEquals"):
-                    ok = actual in wanted
-                elif operator in ("StringLike", "ArnLike"):
-                    ok = any(_glob(w, actual) for w in wanted)
-                elif operator == "Bool":
-                    ok = actual.lower() in [w.lower() for w in wanted]
-                else:
-                    raise NotImplementedError(operator)
-                if not ok:
-                    return False
-    return True
+    return all(
+        _key_holds(operator, key, expected, context)
+        for operator, entries in (condition or {}).items()
+        for key, expected in entries.items()
+    )
 
 
 class Policy:
     def __init__(self, statements: list[dict]):
         self.statements = statements
 
-    def allows(self, action: str, resource: str, context: dict[str, Any] | None = None) -> bool:
+    def _matching(self, action: str, resource: str, context: dict[str, Any] | None):
         ctx = context or {}
-        allowed = False
         for st in self.statements:
-            if "NotAction" in st or "NotResource" in st:
-                raise AssertionError("NotAction/NotResource are not used in this template")
+            if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
+                raise AssertionError("NotAction/NotResource/NotPrincipal are not used in this template")
             if not any(_glob(a, action, case_sensitive=False) for a in as_list(st["Action"])):
                 continue
             if not any(_glob(r, resource) for r in as_list(st["Resource"])):
                 continue
             if not _condition_holds(st.get("Condition"), ctx):
                 continue
+            yield st
+
+    def allows(self, action: str, resource: str, context: dict[str, Any] | None = None) -> bool:
+        """An identity policy: some Allow matches and no Deny does."""
+        effects = [st["Effect"] for st in self._matching(action, resource, context)]
+        return "Allow" in effects and "Deny" not in effects
+
+    def denies(self, action: str, resource: str, context: dict[str, Any] | None = None) -> bool:
+        """A resource policy: an explicit Deny to every principal ("*") matches. The principal's identity enters
+        through the context (aws:PrincipalArn, aws:SourceArn), as it does in IAM."""
+        for st in self._matching(action, resource, context):
             if st["Effect"] == "Deny":
-                return False
-            allowed = True
-        return allowed
+                assert st.get("Principal") in ("*", {"AWS": "*"}), f"a Deny names every principal: {st}"
+                return True
+        return False

@@ -40,18 +40,47 @@ SQS_CONSUME = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessag
 KMS_VIA_S3 = {"StringEquals": {"kms:ViaService": f"s3.{R}.amazonaws.com"}}
 
 
-def expected_launch(training_role=CREATED_TRAINING_ROLE, hub_account=A, kms=False):
+HUBTUNE_TAG_KEYS = [
+    "hubtune:dataset", "hubtune:deployment", "hubtune:route", "sagemaker-sdk:hub-content-arn",
+    "sagemaker-sdk:jumpstart-model-id", "sagemaker-sdk:jumpstart-model-version",
+]
+DEFAULT_INSTANCE_TYPES = ["ml.g5.12xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge"]
+
+
+def guarded_create_condition(instance_types=DEFAULT_INSTANCE_TYPES, runtime="86400", deployment="hubtune",
+                             tag_keys=HUBTUNE_TAG_KEYS, subnets=None, isolation=False):
+    condition = {
+        "ForAllValues:StringEquals": {"sagemaker:InstanceTypes": instance_types, "aws:TagKeys": tag_keys},
+        "Null": {"sagemaker:InstanceTypes": "false"},
+        "NumericLessThanEquals": {"sagemaker:MaxRuntimeInSeconds": runtime},
+        "StringEquals": {"aws:RequestTag/hubtune:deployment": deployment},
+    }
+    if subnets:
+        condition["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"] = subnets
+        condition["Null"]["sagemaker:VpcSubnets"] = "false"
+    if isolation:
+        condition["Bool"] = {"sagemaker:NetworkIsolation": "true"}
+    return condition
+
+
+def expected_launch(training_role=CREATED_TRAINING_ROLE, hub_account=A, kms=False, guardrails=None):
+    guardrails = guardrails or {}
+    tag_keys = guardrails.get("tag_keys", HUBTUNE_TAG_KEYS)
     out = {
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group("launch-finetune")], None),
         "ConsumeLaunchQueue": (SQS_CONSUME, [queue("LaunchQueue")], None),
-        "LaunchTrainingJobs": (
-            ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
-             "sagemaker:ListTags"],
-            [JOBS],
-            None,
+        "CreateGuardedTrainingJobs": (
+            ["sagemaker:CreateTrainingJob"], [JOBS], guarded_create_condition(**guardrails),
         ),
+        "TagTrainingJobsOnCreate": (
+            ["sagemaker:AddTags"],
+            [JOBS],
+            {"StringEquals": {"sagemaker:TaggingAction": "CreateTrainingJob"},
+             "ForAllValues:StringEquals": {"aws:TagKeys": tag_keys}},
+        ),
+        "ReadTrainingJobs": (["sagemaker:DescribeTrainingJob", "sagemaker:ListTags"], [JOBS], None),
         "ReadAndTrainHubContent": (
-            ["sagemaker:DescribeHubContent", "sagemaker:ListHubContentVersions", "sagemaker:TrainHubModel"],
+            ["sagemaker:DescribeHubContent", "sagemaker:TrainHubModel"],
             [f"arn:aws:sagemaker:{R}:{hub_account}:hub/my-hub",
              f"arn:aws:sagemaker:{R}:{hub_account}:hub-content/my-hub/*"],
             None,
@@ -122,6 +151,8 @@ def expected_training_role(kms=False, vpc=False):
             {"StringLike": {"s3:prefix": ["datasets/*", "hubtune/state/manifests/*"]}},
         ),
         "WriteOutputs": (["s3:PutObject"], [f"{B}/hubtune/output/*"], None),
+        "ReadWriteCheckpoints": (["s3:GetObject", "s3:PutObject"], [f"{B}/hubtune/checkpoints/*"], None),
+        "ListCheckpoints": (["s3:ListBucket"], [B], {"StringLike": {"s3:prefix": ["hubtune/checkpoints/*"]}}),
         "ReadJumpStartTrainingScripts": (
             ["s3:GetObject"],
             [f"arn:aws:s3:::jumpstart-cache-prod-{R}/source-directory-tarballs/*"],
@@ -150,7 +181,7 @@ def expected_training_role(kms=False, vpc=False):
         "GetEcrAuthorizationToken": (["ecr:GetAuthorizationToken"], ["*"], None),
     }
     if kms:
-        out["UseKmsKey"] = (["kms:Decrypt", "kms:GenerateDataKey"], [KMS_KEY], None)
+        out["UseKmsKey"] = (["kms:Decrypt", "kms:GenerateDataKey"], [KMS_KEY], KMS_VIA_S3)
     if vpc:
         out["ManageTrainingNetworkInterfaces"] = (
             ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
@@ -209,6 +240,25 @@ PARAMETER_SETS = {
         "HubAccountId": OTHER_ACCOUNT,
     },
     "kms-vpc-created-role": {"KmsKeyArn": KMS_KEY, "TrainingVpcId": VPC},
+    "guardrails-set": {
+        "TrainingInstanceTypes": "ml.p4d.24xlarge,ml.g5.2xlarge",
+        "MaxTrainingRuntimeSeconds": "3600",
+        "DeploymentName": "team2",
+        "RequireNetworkIsolation": "true",
+        "TrainingSubnetIds": "subnet-0aaa,subnet-0bbb",
+        "RouteTagKeys": "team,cost-center",
+    },
+}
+# What each parameter set asks of CreateTrainingJob (the arguments of guarded_create_condition).
+GUARDRAILS = {
+    "guardrails-set": {
+        "instance_types": ["ml.g5.2xlarge", "ml.p4d.24xlarge"],
+        "runtime": "3600",
+        "deployment": "team2",
+        "tag_keys": sorted(HUBTUNE_TAG_KEYS + ["cost-center", "team"]),
+        "subnets": ["subnet-0aaa", "subnet-0bbb"],
+        "isolation": True,
+    },
 }
 
 
@@ -220,6 +270,7 @@ def test_launch_finetune_statements(template, name):
         training_role=params.get("TrainingRoleArn", CREATED_TRAINING_ROLE),
         hub_account=params.get("HubAccountId", A),
         kms="KmsKeyArn" in params,
+        guardrails=GUARDRAILS.get(name),
     )
     _compare(_actual(resolver, "LaunchFinetuneRole"), expected)
 
@@ -315,16 +366,23 @@ def _policy(resolver, role):
 def test_launch_finetune_cases(resolver):
     p = _policy(resolver, "LaunchFinetuneRole")
     job = f"arn:aws:sagemaker:{R}:{A}:training-job/hubtune-chat-0123456789abcdef"
-    assert p.allows("sagemaker:CreateTrainingJob", job)
-    assert p.allows("sagemaker:AddTags", job)
-    assert not p.allows("sagemaker:CreateTrainingJob", f"arn:aws:sagemaker:{R}:{A}:training-job/someone-else")
-    assert not p.allows("sagemaker:CreateTrainingJob", f"arn:aws:sagemaker:{R}:{A}:training-job/hubtuned-x")
+    create = {  # what launch-finetune's request puts in the context (see test_guardrails.py for each condition)
+        "sagemaker:InstanceTypes": ["ml.g5.2xlarge"], "sagemaker:MaxRuntimeInSeconds": "86400",
+        "aws:RequestTag/hubtune:deployment": "hubtune", "aws:TagKeys": ["hubtune:route", "hubtune:deployment"],
+    }
+    tag_on_create = {"sagemaker:TaggingAction": "CreateTrainingJob", "aws:TagKeys": ["hubtune:route"]}
+    assert p.allows("sagemaker:CreateTrainingJob", job, create)
+    assert p.allows("sagemaker:AddTags", job, tag_on_create)
+    assert not p.allows("sagemaker:AddTags", job), "never tags an existing job"
+    assert not p.allows("sagemaker:CreateTrainingJob", f"arn:aws:sagemaker:{R}:{A}:training-job/someone-else", create)
+    assert not p.allows("sagemaker:CreateTrainingJob", f"arn:aws:sagemaker:{R}:{A}:training-job/hubtuned-x", create)
     assert not p.allows("sagemaker:StopTrainingJob", job)
     assert not p.allows("sagemaker:DeleteHub", f"arn:aws:sagemaker:{R}:{A}:hub/my-hub")
     ref = f"arn:aws:sagemaker:{R}:{A}:hub-content/my-hub/ModelReference/meta-textgeneration-llama-3-2-1b"
     assert p.allows("sagemaker:DescribeHubContent", ref)
     assert p.allows("sagemaker:TrainHubModel", f"arn:aws:sagemaker:{R}:{A}:hub/my-hub")
     assert not p.allows("sagemaker:DescribeHubContent", ref.replace("my-hub", "other-hub"))
+    assert not p.allows("sagemaker:ListHubContentVersions", ref), "unused by hubtune: not granted"
     assert p.allows("iam:PassRole", CREATED_TRAINING_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"})
     assert not p.allows("iam:PassRole", CREATED_TRAINING_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"})
     assert not p.allows("iam:PassRole", GIVEN_TRAINING_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"})
@@ -346,6 +404,7 @@ def test_launch_finetune_cases(resolver):
     assert not p.allows("s3:ListBucket", B, {"s3:prefix": "hubtune/output/"})
     assert p.allows("events:PutEvents", BUS)
     assert not p.allows("events:PutEvents", f"arn:aws:events:{R}:{A}:event-bus/default")
+    assert not p.allows("events:PutEvents", f"arn:aws:events:{R}:{A}:event-bus/hubtune-other")
     assert p.allows("sqs:ReceiveMessage", queue("LaunchQueue"))
     assert not p.allows("sqs:ReceiveMessage", queue("TrainingStateQueue"))
     assert not p.allows("sqs:SendMessage", queue("LaunchQueue"))
@@ -393,6 +452,13 @@ def test_training_role_cases(resolver):
     assert not p.allows("s3:PutObject", f"{B}/hubtune/state/manifests/x")
     assert not p.allows("s3:PutObject", f"{B}/datasets/chat/x")
     assert p.allows("s3:PutObject", f"{B}/hubtune/output/chat/hubtune-chat-0123/output/model.tar.gz")
+    assert not p.allows("s3:GetObject", f"{B}/hubtune/output/chat/latest.json")
+    # A spot job restarted after an interruption reads back what it checkpointed.
+    assert p.allows("s3:PutObject", f"{B}/hubtune/checkpoints/chat/hubtune-chat-0123/checkpoint-100.pt")
+    assert p.allows("s3:GetObject", f"{B}/hubtune/checkpoints/chat/hubtune-chat-0123/checkpoint-100.pt")
+    assert p.allows("s3:ListBucket", B, {"s3:prefix": "hubtune/checkpoints/chat/hubtune-chat-0123/"})
+    assert not p.allows("s3:ListBucket", B, {"s3:prefix": "hubtune/state/"})
+    assert not p.allows("s3:DeleteObject", f"{B}/hubtune/checkpoints/chat/x")
     assert not p.allows("s3:GetObject", "arn:aws:s3:::some-other-bucket/x")
     assert p.allows("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"})
     assert not p.allows("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "Custom/Anything"})
@@ -502,7 +568,10 @@ def test_queue_policies_allow_only_their_rules(resolver):
     for lid, (queue_id, rules) in expected.items():
         props = resolver.props(lid)
         assert props["Queues"] == [resolver.resolve({"Ref": queue_id})]
-        (st,) = props["PolicyDocument"]["Statement"]
+        by_sid = {st["Sid"]: st for st in props["PolicyDocument"]["Statement"]}
+        allow = "AllowHubtuneRuleDeadLetters" if queue_id == "RuleTargetDeadLetterQueue" else "AllowHubtuneRules"
+        assert set(by_sid) == {allow, "DenyOtherSenders"}, "one Allow for the rules, one Deny for the rest"
+        st = by_sid[allow]
         assert st["Effect"] == "Allow"
         assert st["Principal"] == {"Service": "events.amazonaws.com"}
         assert st["Action"] == "sqs:SendMessage"
@@ -534,7 +603,7 @@ def test_topic_policy(resolver):
 
 def test_bucket_policy_denies_insecure_transport(resolver):
     props = resolver.props("DatasetBucketPolicy")
-    (st,) = props["PolicyDocument"]["Statement"]
+    st = next(s for s in props["PolicyDocument"]["Statement"] if s["Sid"] == "DenyInsecureTransport")
     assert st == {
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",

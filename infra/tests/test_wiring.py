@@ -65,7 +65,8 @@ def test_logical_ids_of_the_contract(template):
     assert set(resources_of(template, "AWS::Events::EventBus")) == {"HubtuneEventBus"}
     assert set(resources_of(template, "AWS::Serverless::Function")) == set(FUNCTIONS)
     assert set(resources_of(template, "AWS::SNS::Topic")) == {"NotificationTopic"}
-    assert template["Resources"]["HubtuneEventBus"]["Properties"] == {"Name": {"Ref": "EventBusName"}}
+    bus = template["Resources"]["HubtuneEventBus"]["Properties"]
+    assert bus["Name"] == {"Ref": "EventBusName"} and set(bus) == {"Name", "Policy"}
 
 
 def test_every_rule_target_has_retry_policy_and_dead_letter_config(template):
