@@ -364,6 +364,29 @@ def test_lifecycle_expires_state_but_keeps_young_run_records(template, resolver)
             assert not "hubtune/state/runs/".startswith(rule["Prefix"]), rule
 
 
+def test_run_records_outlive_the_longest_job_and_its_publication(template):
+    """A run record changes when its job starts and next when the job ends, up to 28 days later (SageMaker's
+    longest job); its manifest is read by the job. Expiring sooner than that plus the days publication may take
+    would drop the record of a live job."""
+    spec = template["Parameters"]["RunRecordRetentionDays"]
+    assert spec["MinValue"] >= 28 + 2
+    assert spec["Default"] >= spec["MinValue"]
+
+
+def test_the_example_routes_files_do_not_override_the_stacks_training_role():
+    """launch-finetune may pass the stack's training role and no other: a role_arn in [defaults] or a route wins
+    over HUBTUNE_TRAINING_ROLE_ARN and is then refused by iam:PassRole."""
+    import tomllib
+
+    files = sorted((cfn.INFRA.parent / "examples").rglob("*.toml"))
+    assert files
+    for path in files:
+        routes_file = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert "role_arn" not in routes_file.get("defaults", {}), path
+        for name, route in routes_file.get("routes", {}).items():
+            assert "role_arn" not in route, (path, name)
+
+
 @pytest.mark.parametrize(
     "prefix, ok",
     [("hubtune", True), ("ft", True), ("a", True), ("team-2", True), ("a--b", True), ("x" * 20, True),
@@ -411,7 +434,8 @@ def test_parameter_defaults(template):
         "JobPrefix": "hubtune", "CreateDatasetBucket": "true", "DatasetPrefix": "datasets/", "MarkerSuffix": "_SUCCESS",
         "StatePrefix": "hubtune/state/", "OutputPrefix": "hubtune/output/", "TrainingRoleArn": "",
         "NotificationEmail": "", "EventBusName": "hubtune", "DeploymentName": "hubtune", "KmsKeyArn": "",
-        "SweepSchedule": "rate(5 minutes)", "LogLevel": "info",
+        "SweepSchedule": "rate(5 minutes)", "LogLevel": "info", "CheckpointPrefix": "hubtune/checkpoints/",
+        "AdminRoleArn": "", "RequireNetworkIsolation": "false", "TrainingSubnetIds": "", "RouteTagKeys": "",
     }
     for name, default in expected.items():
         assert params[name]["Default"] == default, name
