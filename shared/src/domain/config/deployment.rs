@@ -5,8 +5,10 @@ use crate::domain::config::model::{
     DEFAULT_STATE_PREFIX,
 };
 use crate::domain::config::raw::RawDeployment;
+use crate::domain::config::route::location;
 use crate::domain::naming::JobPrefix;
 use crate::domain::s3uri::S3Uri;
+use crate::domain::validate::fields as validate;
 
 pub(crate) fn deployment(
     raw: &RawDeployment,
@@ -19,16 +21,13 @@ pub(crate) fn deployment(
             "no deployment bucket: set HUBTUNE_BUCKET or `bucket` in [deployment]",
         )
     })?;
+    // A key is read as the routes' prefixes are: `/` (or `s3://bucket//`) is the bucket's root too.
     let prefix = |path: &str, v: Option<String>, default: &str| -> Result<S3Uri, ConfigError> {
         let v = v.unwrap_or_else(|| default.to_string());
-        let uri = if v.starts_with("s3://") {
-            v.parse::<S3Uri>()
-        } else {
-            S3Uri::new(bucket.clone(), v)
-        }
-        .map_err(|e| invalid(path, e.to_string()))?
-        .as_prefix();
-        if uri.key().is_empty() {
+        let uri = location(&v, &bucket)
+            .map_err(|e| invalid(path, e.to_string()))?
+            .as_prefix();
+        if uri.is_bucket_root() {
             return Err(invalid(
                 path,
                 "must not be the bucket root: hubtune would write where it listens",
@@ -41,6 +40,14 @@ pub(crate) fn deployment(
         .transpose()
         .map_err(|e| invalid("deployment.job_prefix", e.to_string()))?
         .unwrap_or_default();
+    let event_bus =
+        pick(&env.event_bus, &raw.event_bus).unwrap_or_else(|| DEFAULT_EVENT_BUS.into());
+    if let Some(v) = validate::event_bus_name(&event_bus).into_iter().next() {
+        return Err(invalid(
+            "deployment.event_bus",
+            format!("AWS would refuse {v}"),
+        ));
+    }
     Ok(Deployment {
         name: pick(&env.name, &raw.name).unwrap_or_else(|| "hubtune".into()),
         state_prefix: prefix(
@@ -55,7 +62,7 @@ pub(crate) fn deployment(
         )?,
         bucket: bucket.clone(),
         job_prefix,
-        event_bus: pick(&env.event_bus, &raw.event_bus).unwrap_or_else(|| DEFAULT_EVENT_BUS.into()),
+        event_bus,
         region: pick(&env.region, &raw.region).unwrap_or_else(|| "us-east-1".into()),
         training_role_arn: pick(&env.training_role_arn, &raw.training_role_arn),
     })

@@ -9,6 +9,7 @@ pub mod model;
 mod parse;
 mod prefixes;
 mod raw;
+mod request;
 mod route;
 
 pub use duration::parse_duration;

@@ -8,8 +8,9 @@ use crate::domain::config::model::{
     DEFAULT_ALLOWED_EXTENSIONS, DEFAULT_MARKER, DEFAULT_QUEUE_MAX_AGE,
 };
 use crate::domain::config::raw::{RawRoute, RawSpot, RawVpc};
+use crate::domain::config::request::check_route_request;
 use crate::domain::plan::{SpotSettings, TrainingSettings, VpcSettings};
-use crate::domain::s3uri::S3Uri;
+use crate::domain::s3uri::{S3Uri, S3UriError};
 
 fn positive(path: &str, v: Option<i64>, default: u32, max: u32) -> Result<u32, ConfigError> {
     match v {
@@ -52,6 +53,7 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         .filter(|v| !v.is_empty() && v != "*" && v != "latest");
     let trigger = trigger(&p, r.trigger.as_deref(), r.marker.clone())?;
     let training = training(name, &p, &r, dep)?;
+    check_route_request(name, &prefix, &training, dep)?;
     let max_concurrent_jobs = positive(&p("max_concurrent_jobs"), r.max_concurrent_jobs, 1, 1000)?;
     let queue_max_age = match &r.queue_max_age {
         None => DEFAULT_QUEUE_MAX_AGE,
@@ -94,19 +96,24 @@ fn prefix(
     dep: &Deployment,
 ) -> Result<S3Uri, ConfigError> {
     let v = v.ok_or_else(|| invalid(p("prefix"), "missing: where this route's datasets land"))?;
-    let uri = if v.starts_with("s3://") {
-        v.parse::<S3Uri>()
-    } else {
-        S3Uri::new(dep.bucket.clone(), v.trim_start_matches('/'))
-    }
-    .map_err(|e| invalid(p("prefix"), e.to_string()))?;
-    if uri.key().is_empty() {
+    let uri = location(&v, &dep.bucket).map_err(|e| invalid(p("prefix"), e.to_string()))?;
+    if uri.is_bucket_root() {
         return Err(invalid(
             p("prefix"),
             "must not be a whole bucket: name a folder such as `datasets/my-route/`",
         ));
     }
     Ok(uri.as_prefix())
+}
+
+/// A location as the routes file may give it: `s3://…`, an S3 endpoint's `https://…` URL, or a key in the
+/// deployment's bucket.
+pub(crate) fn location(v: &str, bucket: &str) -> Result<S3Uri, S3UriError> {
+    if v.starts_with("s3://") || v.starts_with("https://") {
+        S3Uri::parse_location(v)
+    } else {
+        S3Uri::new(bucket, v.trim_start_matches('/'))
+    }
 }
 
 fn trigger(
@@ -169,8 +176,9 @@ fn dataset_rules(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<DatasetRule
     })
 }
 
-/// What the route asks of SageMaker, checked in the order the keys were always checked: the numbers, the instance
-/// type, hyperparameters, output path, role, tags, VPC and spot.
+/// What the route asks of SageMaker, read in the order the keys were always read: the numbers, hyperparameters,
+/// output path, role, tags, VPC and spot. What AWS's rules say of each is checked afterwards, on the request they
+/// make (`request::check_route_request`).
 fn training(
     name: &str,
     p: &dyn Fn(&str) -> String,
@@ -178,11 +186,9 @@ fn training(
     dep: &Deployment,
 ) -> Result<TrainingSettings, ConfigError> {
     let limits = limits(p, r)?;
-    check_instance_type(p, r.instance_type.as_deref())?;
     let hyperparameters = hyperparameters(p, r.hyperparameters.clone())?;
     let output_path = match &r.output_path {
-        Some(o) => o
-            .parse::<S3Uri>()
+        Some(o) => S3Uri::parse_location(o)
             .map_err(|e| invalid(p("output_path"), e.to_string()))?
             .as_prefix(),
         None => dep.route_output(name),
@@ -199,7 +205,7 @@ fn training(
         hyperparameters,
         output_path,
         role_arn,
-        vpc: vpc(p, r.vpc.clone())?,
+        vpc: vpc(r.vpc.clone()),
         spot: spot(p, r.spot.clone(), limits.max_runtime_seconds)?,
         tags: r.tags.clone().unwrap_or_default(),
         kms_key_id: r.kms_key_id.clone(),
@@ -218,7 +224,7 @@ struct Limits {
 }
 
 /// Every range first, then the caps. No API caps the instance count: SageMaker's quotas do, and they answer for
-/// themselves. SageMaker's ceiling on MaxRuntimeInSeconds is 28 days.
+/// themselves. SageMaker's ceiling on MaxRuntimeInSeconds (28 days) is the validator's, checked on the request.
 fn limits(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<Limits, ConfigError> {
     let instance_count = positive(&p("instance_count"), r.instance_count, 1, u32::MAX >> 1)?;
     let max_instance_count = opt_positive(
@@ -227,8 +233,11 @@ fn limits(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<Limits, ConfigErro
         u32::MAX >> 1,
     )?;
     let volume_size_gb = opt_positive(&p("volume_size_gb"), r.volume_size_gb, 16384)?;
-    let max_runtime_seconds =
-        opt_positive(&p("max_runtime_seconds"), r.max_runtime_seconds, 2_419_200)?;
+    let max_runtime_seconds = opt_positive(
+        &p("max_runtime_seconds"),
+        r.max_runtime_seconds,
+        u32::MAX >> 1,
+    )?;
     let max_runtime_cap_seconds = opt_positive(
         &p("max_runtime_cap_seconds"),
         r.max_runtime_cap_seconds,
@@ -257,32 +266,14 @@ fn limits(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<Limits, ConfigErro
     })
 }
 
-fn check_instance_type(p: &dyn Fn(&str) -> String, t: Option<&str>) -> Result<(), ConfigError> {
-    match t {
-        Some(t) if !t.starts_with("ml.") || t.split('.').count() != 3 => Err(invalid(
-            p("instance_type"),
-            format!("`{t}` is not a SageMaker instance type such as `ml.g5.2xlarge`"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The route's role, else the deployment's.
+/// The route's role, else the deployment's (its form is the validator's `RoleArn` rule, checked on the request).
 fn role_arn(
     p: &dyn Fn(&str) -> String,
     own: Option<String>,
     dep: &Deployment,
 ) -> Result<String, ConfigError> {
-    let role_arn = own
-        .or_else(|| dep.training_role_arn.clone())
-        .ok_or_else(|| invalid(p("role_arn"), "missing: the SageMaker execution role (set it here, in [defaults], or HUBTUNE_TRAINING_ROLE_ARN)"))?;
-    if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
-        return Err(invalid(
-            p("role_arn"),
-            format!("`{role_arn}` is not an IAM role ARN"),
-        ));
-    }
-    Ok(role_arn)
+    own.or_else(|| dep.training_role_arn.clone())
+        .ok_or_else(|| invalid(p("role_arn"), "missing: the SageMaker execution role (set it here, in [defaults], or HUBTUNE_TRAINING_ROLE_ARN)"))
 }
 
 fn hyperparameters(
@@ -312,41 +303,26 @@ fn hyperparameters(
     Ok(hyperparameters)
 }
 
-/// Tag keys and values as SageMaker takes them: letters, digits and spaces of any script, and `_.:/=+-@`.
+/// hubtune's own tag prefixes are hubtune's: a route's tag there would clash with the tags every job carries.
+/// What AWS says of tags (characters, lengths, `aws:`) is the validator's, checked on the request.
 fn check_tags(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<(), ConfigError> {
-    let tag_char = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
-    for (k, v) in r.tags.iter().flatten() {
-        let lower = k.to_lowercase();
-        if lower.starts_with("aws:") || k.starts_with("hubtune:") || k.starts_with("sagemaker-sdk:")
-        {
+    for k in r.tags.iter().flatten().map(|(k, _)| k) {
+        if k.starts_with("hubtune:") || k.starts_with("sagemaker-sdk:") {
             return Err(invalid(
                 p(&format!("tags.{k}")),
-                "tag keys starting with aws: (in any case), hubtune: or sagemaker-sdk: are reserved",
+                "tag keys starting with hubtune: or sagemaker-sdk: are reserved for the tags hubtune sets",
             ));
-        }
-        let (kl, vl) = (k.encode_utf16().count(), v.encode_utf16().count());
-        if kl == 0 || kl > 128 || vl > 256 || !k.chars().all(tag_char) || !v.chars().all(tag_char) {
-            return Err(invalid(p(&format!("tags.{k}")), "tag keys have 1 to 128 and values up to 256 characters (UTF-16) of letters, digits and spaces of any script, and `_.:/=+-@`"));
         }
     }
     Ok(())
 }
 
-fn vpc(
-    p: &dyn Fn(&str) -> String,
-    raw: Option<RawVpc>,
-) -> Result<Option<VpcSettings>, ConfigError> {
-    match raw {
-        Some(v) if v.subnets.is_empty() || v.security_group_ids.is_empty() => Err(invalid(
-            p("vpc"),
-            "needs at least one subnet and one security group",
-        )),
-        Some(v) => Ok(Some(VpcSettings {
-            subnets: v.subnets,
-            security_group_ids: v.security_group_ids,
-        })),
-        None => Ok(None),
-    }
+/// The counts and forms of subnets and security groups are the validator's, checked on the request.
+fn vpc(raw: Option<RawVpc>) -> Option<VpcSettings> {
+    raw.map(|v| VpcSettings {
+        subnets: v.subnets,
+        security_group_ids: v.security_group_ids,
+    })
 }
 
 fn spot(
@@ -365,7 +341,7 @@ fn spot(
     )?;
     let checkpoint = s
         .checkpoint_path
-        .map(|c| c.parse::<S3Uri>().map(|u| u.as_prefix()))
+        .map(|c| S3Uri::parse_location(&c).map(|u| u.as_prefix()))
         .transpose()
         .map_err(|e| invalid(p("spot.checkpoint_path"), e.to_string()))?;
     if let Some(rt) = max_runtime_seconds.filter(|rt| max_wait < *rt) {

@@ -121,16 +121,76 @@ fn runtime_over_28_days_and_volume_keys_on_local_storage() {
 #[test]
 fn an_output_path_so_long_that_the_models_key_overflows() {
     let mut r = request();
-    // The path itself is within SageMaker's 1,024 characters; the key SageMaker writes under it is not.
+    // The path itself is within SageMaker's 1,024 characters; the keys written under it are not.
     r.output_data_config.s3_output_path = format!("s3://my-bucket/{}/", "p".repeat(990))
         .parse()
         .unwrap();
     let v = training_job(&r);
     assert_eq!(
         fields(&v),
-        ["OutputDataConfig.S3OutputPath (the model's key)"],
+        [
+            "OutputDataConfig.S3OutputPath (the model's key)",
+            "OutputDataConfig.S3OutputPath (hubtune's manifest beside the model)"
+        ],
         "{v:?}"
     );
+}
+
+/// S3 counts a key in UTF-8 bytes: the manifest hubtune writes beside the model is two bytes longer than the
+/// model's key, so a path that leaves the model exactly 1,024 bytes is refused for the manifest alone; two-byte
+/// characters count twice.
+#[test]
+fn the_manifest_beside_the_model_is_counted_in_utf8_bytes() {
+    let mut r = request();
+    let job = r.training_job_name.clone();
+    let room = MAX_S3_KEY_BYTES - artifact_key(&"s3://bbb/".parse().unwrap(), &job).len();
+    let path = |p: String| -> crate::domain::s3uri::S3Uri {
+        format!("s3://my-bucket/{p}").parse().unwrap()
+    };
+    r.output_data_config.s3_output_path = path(format!("{}/", "p".repeat(room - 1)));
+    assert_eq!(
+        artifact_key(&r.output_data_config.s3_output_path, &job).len(),
+        MAX_S3_KEY_BYTES
+    );
+    assert_eq!(
+        fields(&training_job(&r)),
+        ["OutputDataConfig.S3OutputPath (hubtune's manifest beside the model)"]
+    );
+    r.output_data_config.s3_output_path = path(format!("{}/", "p".repeat(room - 3)));
+    assert_eq!(training_job(&r), vec![]);
+    // The same number of characters, in two-byte ones: within SageMaker's 1,024 (UTF-16), over S3's 1,024 bytes.
+    r.output_data_config.s3_output_path = path(format!("{}/", "é".repeat(room - 3)));
+    assert!(r.output_data_config.s3_output_path.len() <= 1024);
+    assert_eq!(training_job(&r).len(), 2);
+}
+
+/// A request in part (what a route decides, as `config` checks it) is checked field by field, and the rules that
+/// need two fields apply only when both are there.
+#[test]
+fn a_partial_request_is_checked_by_the_same_rules() {
+    use serde_json::json;
+    assert_eq!(check_request(&json!({})), vec![]);
+    let v = check_request(&json!({
+        "RoleArn": "arn:aws:iam::12345:role/r",
+        "ResourceConfig": {"InstanceType": "ml.trn2.48xlarge", "VolumeKmsKeyId": "k"},
+        "Tags": [{"Key": "Aws:x", "Value": ""}],
+        "StoppingCondition": {"MaxRuntimeInSeconds": 28 * 24 * 3600 + 1},
+    }));
+    assert_eq!(
+        fields(&v),
+        [
+            "RoleArn",
+            "StoppingCondition.MaxRuntimeInSeconds",
+            "Tags[0].Key",
+            "ResourceConfig.VolumeKmsKeyId"
+        ]
+    );
+    // No instance type, no job name: the rules that need them wait for the whole request.
+    let v = check_request(&json!({
+        "ResourceConfig": {"VolumeKmsKeyId": "k"},
+        "OutputDataConfig": {"S3OutputPath": format!("s3://b-b/{}", "p".repeat(1010))},
+    }));
+    assert_eq!(v, vec![]);
 }
 
 #[test]
