@@ -14,6 +14,7 @@ Lengths count UTF-16 code units, patterns match the whole value as Java regular 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import unicodedata
 import warnings
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .protocol import ApiError, Request
+
+log = logging.getLogger("hubtune_localstack.validation")
 
 # EventBridge's limit on the entries of one PutEvents call, as it counts them (the Rust side's MAX_ENTRY_BYTES).
 MAX_PUT_EVENTS_BYTES = 256 * 1024
@@ -61,13 +64,14 @@ def refuse_invalid(req: Request) -> None:
         return
     params = req.json()
     violations = check(req.service, req.operation, params)
-    if violations:
-        raise ApiError("ValidationException", message(violations))
-    if req.operation == "PutEvents":
-        size = put_events_size(params)
-        if size > MAX_PUT_EVENTS_BYTES:
-            # EventBridge refuses the whole call, with this message, when its entries are over the limit.
-            raise ApiError("ValidationException", "Total size of the entries in the request is over the limit.")
+    text = message(violations) if violations else None
+    if text is None and req.operation == "PutEvents" and put_events_size(params) > MAX_PUT_EVENTS_BYTES:
+        # EventBridge refuses the whole call, with this message, when its entries are over the limit.
+        text = "Total size of the entries in the request is over the limit."
+    if text is not None:
+        # Said in the log too: a refusal hubtune did not expect is then found without a debugger.
+        log.warning("refused %s as AWS would: %s", req.key, text[:2000])
+        raise ApiError("ValidationException", text)
 
 
 # ---- the service models ------------------------------------------------------------------------------------------
