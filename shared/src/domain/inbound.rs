@@ -41,6 +41,10 @@ pub struct TrainingUpdate {
     pub secondary_status: Option<String>,
     pub failure_reason: Option<String>,
     pub model_artifacts: Option<String>,
+    /// When the job was created (`CreationTime`), as the event says.
+    pub creation_time: Option<DateTime<Utc>>,
+    /// When training ended (`TrainingEndTime`): only an ended job's event has it.
+    pub end_time: Option<DateTime<Utc>>,
     /// Epoch milliseconds.
     pub last_modified_ms: Option<i64>,
     pub tags: BTreeMap<String, String>,
@@ -101,7 +105,12 @@ impl Inbound {
     /// This input reached a function that has nothing to do with it: hubtune's wiring (or a stranger's sender)
     /// is at fault, so the message goes to the dead-letter queue, where a person sees it, rather than away.
     pub fn not_for(&self, function: &str) -> Error {
-        Error::Invalid(format!("{function} does not take {}", self.kind()))
+        Error::Invalid(self.why_not_for(function))
+    }
+
+    /// `not_for`'s words, for the decision that leads to it (`domain::handling`).
+    pub fn why_not_for(&self, function: &str) -> String {
+        format!("{function} does not take {}", self.kind())
     }
 }
 
@@ -327,6 +336,8 @@ pub fn parse_training_detail(d: &Value) -> Option<TrainingUpdate> {
         model_artifacts: d
             .get("ModelArtifacts")
             .and_then(|m| str_field(m, "S3ModelArtifacts")),
+        creation_time: event_time(d, "CreationTime"),
+        end_time: event_time(d, "TrainingEndTime"),
         last_modified_ms: d.get("LastModifiedTime").and_then(epoch_millis),
         tags: d.get("Tags").map(parse_tags).unwrap_or_default(),
     })
@@ -352,6 +363,11 @@ pub fn epoch_millis(v: &Value) -> Option<i64> {
             }),
         _ => None,
     }
+}
+
+/// A time field of a SageMaker event, in any of `epoch_millis`'s shapes.
+fn event_time(d: &Value, field: &str) -> Option<DateTime<Utc>> {
+    d.get(field).and_then(epoch_millis).and_then(millis_to_time)
 }
 
 pub fn millis_to_time(ms: i64) -> Option<DateTime<Utc>> {
@@ -565,6 +581,9 @@ mod tests {
         assert_eq!(u.job_name, "89c96cc8-dded-4739-afcc-6f1dc936701d");
         assert_eq!(u.status, JobStatus::Completed);
         assert_eq!(u.last_modified_ms, Some(1583831889050));
+        // The docs' string times are read as the epoch milliseconds they are.
+        let at = millis_to_time(1583831889050);
+        assert_eq!((u.creation_time, u.end_time), (at, at));
         assert!(u.tags.is_empty());
     }
 

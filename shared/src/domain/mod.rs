@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod error;
 pub mod event_size;
 pub mod events;
+pub mod handling;
 pub mod hub;
 pub mod inbound;
 pub mod job;
