@@ -6,11 +6,10 @@
 //! answers `ResourceInUse`, which our record (and the job's tags) identify as "already launched".
 
 use hubtune::domain::config::{Config, Route};
-use hubtune::domain::dataset::{self, DatasetLanded, FrozenDataset, Located};
+use hubtune::domain::dataset::{DatasetLanded, FrozenDataset};
 use hubtune::domain::error::{Error, ErrorClass, Result};
 use hubtune::domain::events::{self, EventContext};
 use hubtune::domain::hub::HubContent;
-use hubtune::domain::inbound::ObjectLanded;
 use hubtune::domain::job::JobDescription;
 use hubtune::domain::launch::{self, CreateFailure, Start};
 use hubtune::domain::naming::{dataset_tag_value, JobName, HASH_HEX_LEN};
@@ -34,33 +33,6 @@ use crate::checks::check_dataset;
 use crate::enqueue::{busy, enqueue, Queued};
 use crate::outcome::{From, Outcome};
 use crate::report::{mark_refused, reject};
-
-/// An object landed: find its dataset and launch it, or say why not.
-pub async fn on_object(ctx: &Context, o: &ObjectLanded) -> Result<Outcome> {
-    let config = ctx.config().await?;
-    let object_uri = format!("s3://{}/{}", o.bucket, o.key);
-    let ev = EventContext {
-        dataset_uri: object_uri.clone(),
-        ..Default::default()
-    };
-    match dataset::locate(&config, o, ctx.now()) {
-        Err(rej) => reject(ctx, &config, &ev, &format!("{}\0{}", o.bucket, o.key), rej).await,
-        Ok(Located::Dataset(d)) => launch_dataset(ctx, &config, &d, From::Landing).await,
-        Ok(Located::Ignored { reason }) => {
-            tracing::debug!(key = %o.key, %reason, "object ignored");
-            Ok(Outcome::Ignored { reason })
-        }
-        Ok(Located::NoRoute { object }) => {
-            let delivery = o.sequencer.clone().or(o.version_id.clone());
-            let key = format!("{object}\0{}", delivery.unwrap_or_default());
-            let rej = Rejection::new(
-                RejectionReason::UnknownRoute,
-                format!("no route's prefix holds {object}: add a route for it to the routes file"),
-            );
-            reject(ctx, &config, &ev, &key, rej).await
-        }
-    }
-}
 
 /// Launch one dataset.
 pub async fn launch_dataset(

@@ -2,7 +2,8 @@
 //!
 //! One handler takes an SQS batch (the deployed path), or an S3 notification or EventBridge event directly. Every
 //! dataset ends as a job, a queue entry, or a `Dataset Rejected` event; anything else returns the message to its
-//! queue, which after a few receives sends it to the dead-letter queue (`hubtune redrive` replays it).
+//! queue, which after a few receives sends it to the dead-letter queue (`hubtune redrive` replays it). What to do
+//! with each input is `hubtune::domain::handling`'s decision, the one `hubtune inspect` prints.
 //!
 //! - `launch`: from a located dataset to a running job, idempotently;
 //! - `checks`: the dataset checks, reading only what they need;
@@ -17,14 +18,19 @@ mod launch;
 mod outcome;
 mod report;
 
+use std::sync::Arc;
+
+use hubtune::domain::config::Config;
 use hubtune::domain::error::Error;
-use hubtune::domain::inbound::{parse_message, Inbound};
+use hubtune::domain::events::EventContext;
+use hubtune::domain::handling::{self, LaunchHandling, Triage};
+use hubtune::domain::inbound::{parse_message, Inbound, ObjectLanded};
 use hubtune::runtime::batch::worst;
 use hubtune::runtime::context::Context;
 use serde_json::Value;
 use tracing::Instrument;
 
-pub use launch::{launch_dataset, on_object, rerun};
+pub use launch::{launch_dataset, rerun};
 pub use outcome::{From, Outcome};
 
 /// The Lambda entry point: an SQS batch, or a single event.
@@ -48,31 +54,70 @@ pub async fn handle_until(
 pub async fn process(ctx: &Context, body: &Value) -> Result<(), Error> {
     let mut first_err = None;
     for inbound in parse_message(body) {
-        let r = match inbound {
-            Inbound::ObjectLanded(o) => {
-                let span = tracing::info_span!("object", key = %o.key);
-                on_object(ctx, &o).instrument(span).await.map(|_| ())
-            }
-            Inbound::SlotFreed { route } => {
-                let span = tracing::info_span!("drain", route = %route);
-                drain::drain(ctx, &route).instrument(span).await
-            }
-            Inbound::S3TestEvent => {
-                tracing::debug!(
-                    "s3:TestEvent ignored: S3 sends it when a notification is configured"
-                );
-                Ok(())
-            }
-            Inbound::Ignored { reason } => {
-                tracing::debug!(%reason, "ignored");
-                Ok(())
-            }
-            Inbound::Unusable { problem } => report::unusable(ctx, &problem).await.map(|_| ()),
-            other => Err(other.not_for("launch-finetune")),
-        };
-        if let Err(e) = r {
+        if let Err(e) = handle_input(ctx, inbound).await {
             first_err = worst(first_err, e);
         }
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// One input, as `handling` decides it (the decision `hubtune inspect` prints).
+async fn handle_input(ctx: &Context, inbound: Inbound) -> Result<(), Error> {
+    match handling::launch_finetune(inbound) {
+        Triage::NeedsRoutes(o) => {
+            let span = tracing::info_span!("object", key = %o.key);
+            on_object(ctx, &o).instrument(span).await.map(|_| ())
+        }
+        Triage::Decided(h) => carry_out(ctx, None, h).await.map(|_| ()),
+    }
+}
+
+/// An object landed: find its dataset and launch it, or say why not.
+pub async fn on_object(ctx: &Context, o: &ObjectLanded) -> Result<Outcome, Error> {
+    let config = ctx.config().await?;
+    let h = handling::launch_object(&config, o, ctx.now());
+    carry_out(ctx, Some(config), h).await
+}
+
+/// What the decision says, done. `config` is read here only if the decision needs it and it was not read yet
+/// (an S3 test event or a removal costs no call).
+async fn carry_out(
+    ctx: &Context,
+    config: Option<Arc<Config>>,
+    h: LaunchHandling,
+) -> Result<Outcome, Error> {
+    match h {
+        LaunchHandling::Launch { dataset, .. } => {
+            let config = routes(ctx, config).await?;
+            launch_dataset(ctx, &config, &dataset, From::Landing).await
+        }
+        LaunchHandling::Drain { route } => {
+            let span = tracing::info_span!("drain", route = %route);
+            drain::drain(ctx, &route).instrument(span).await?;
+            Ok(Outcome::Drained)
+        }
+        LaunchHandling::Ignore { reason } => {
+            tracing::debug!(%reason, "ignored");
+            Ok(Outcome::Ignored {
+                reason: reason.to_string(),
+            })
+        }
+        LaunchHandling::Reject(r) => {
+            let ev = EventContext {
+                dataset_uri: r.dataset_uri.unwrap_or_default(),
+                ..Default::default()
+            };
+            let config = routes(ctx, config).await?;
+            report::reject(ctx, &config, &ev, &r.id_key, r.rejection).await
+        }
+        LaunchHandling::Fail { why } => Err(Error::Invalid(why)),
+    }
+}
+
+/// The routes file: as already read, or read now.
+async fn routes(ctx: &Context, read: Option<Arc<Config>>) -> Result<Arc<Config>, Error> {
+    match read {
+        Some(c) => Ok(c),
+        None => ctx.config().await,
+    }
 }

@@ -23,6 +23,8 @@ pub enum Outcome {
     Ignored {
         reason: String,
     },
+    /// A freed slot's queue was drained: each entry taken ended on its own.
+    Drained,
 }
 
 /// Where a launch comes from.

@@ -3,7 +3,7 @@
 use hubtune::domain::config::Config;
 use hubtune::domain::error::Result;
 use hubtune::domain::events::{self, EventContext};
-use hubtune::domain::rejection::{Problems, Rejection, RejectionReason};
+use hubtune::domain::rejection::{Problems, Rejection};
 use hubtune::domain::run::RunRecord;
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::context::Context;
@@ -25,24 +25,6 @@ pub async fn reject(
     ctx.emit(config, &events::dataset_rejected(ev, id_key, &problems))
         .await?;
     Ok(Outcome::Rejected { reason })
-}
-
-/// An object notification hubtune cannot use (no bucket or key): a dataset may be behind it, so it is reported,
-/// never dropped. Its id comes from the problem, so a redelivery sends the same event.
-pub async fn unusable(ctx: &Context, problem: &str) -> Result<Outcome> {
-    let config = ctx.config().await?;
-    let rej = Rejection::new(
-        RejectionReason::UnusableNotification,
-        format!("{problem}: hubtune cannot tell which dataset it announces"),
-    );
-    reject(
-        ctx,
-        &config,
-        &EventContext::default(),
-        &format!("unusable\0{problem}"),
-        rej,
-    )
-    .await
 }
 
 /// A dataset that will not be launched: its record, while no job exists, ends `Failed` with the rejection.

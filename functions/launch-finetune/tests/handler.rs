@@ -1411,3 +1411,122 @@ async fn a_payload_hubtune_does_not_understand_goes_to_the_dead_letter_queue_not
     );
     assert!(h.world.bus.events().is_empty());
 }
+
+// ---- The handler and `hubtune inspect` agree ----
+
+/// Every event fixture in fixtures/events/, one body per S3 record (so each record's ending can be seen alone).
+fn event_fixtures() -> Vec<(String, Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures/events/ is there")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match body["Records"].as_array() {
+            Some(records) if records.len() > 1 => out.extend(
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (format!("{name} record {i}"), json!({ "Records": [r] }))),
+            ),
+            _ => out.push((name, body)),
+        }
+    }
+    assert!(out.len() >= 8, "the event fixtures: {out:?}");
+    out
+}
+
+/// What the decision says launch-finetune does, in the terms the world shows.
+fn expected_ending(h: &hubtune::domain::handling::Handling) -> String {
+    use hubtune::domain::handling::{Handling, LaunchHandling};
+    match h {
+        Handling::LaunchFinetune(LaunchHandling::Launch { job, .. }) => format!("launch {job}"),
+        Handling::LaunchFinetune(LaunchHandling::Drain { .. }) => "drain".into(),
+        Handling::LaunchFinetune(LaunchHandling::Ignore { .. }) => "ignored".into(),
+        Handling::LaunchFinetune(LaunchHandling::Reject(r)) => {
+            format!(
+                "rejected {} {}",
+                r.rejection.reason,
+                r.dataset_uri.as_deref().unwrap_or("")
+            )
+        }
+        Handling::LaunchFinetune(LaunchHandling::Fail { .. }) => "failed".into(),
+        other => panic!("not launch-finetune's decision: {other:?}"),
+    }
+}
+
+/// How the delivery ended, as the world shows it: one of the four endings, or a panic.
+fn observed_ending(h: &Harness, came_back: &[String]) -> String {
+    let events = h.world.bus.events();
+    let rejected = h.events(DATASET_REJECTED);
+    let calls = h.world.calls();
+    if !came_back.is_empty() {
+        assert!(events.is_empty(), "a failure sent {events:#?}");
+        return "failed".into();
+    }
+    if let [job] = h.jobs().as_slice() {
+        return format!("launch {job}");
+    }
+    if let [e] = rejected.as_slice() {
+        return format!(
+            "rejected {} {}",
+            e.detail["reason"].as_str().unwrap(),
+            e.detail["dataset_uri"].as_str().unwrap()
+        );
+    }
+    if events.is_empty() && h.world.total_calls() == 0 {
+        return "ignored".into();
+    }
+    // A drain of an empty queue lists it and finds nothing to take.
+    if events.is_empty() && calls.keys().all(|op| *op == "ListObjectsV2") {
+        return "drain".into();
+    }
+    panic!(
+        "none of the four endings: calls {calls:?}, events {events:#?}, jobs {:?}",
+        h.jobs()
+    )
+}
+
+/// Every fixture, replayed through `hubtune inspect`'s decision and through the handler on the in-memory world,
+/// ends the same way, and that way is one of the four (docs/reliability.md).
+#[tokio::test]
+async fn every_event_fixture_ends_as_inspect_says() {
+    use hubtune::domain::handling::{decide, Function};
+    let mut endings = BTreeMap::new();
+    for (name, body) in event_fixtures() {
+        let h = Harness::new();
+        // The fixtures' dataset is there with good files, so a launch can be seen to happen.
+        h.put_good("2026-11-27 release#1");
+        let inbound = parse_message(&body);
+        assert_eq!(inbound.len(), 1, "{name}: one record per body");
+        let now = h.ctx.now();
+        let decision = decide(
+            Function::LaunchFinetune,
+            inbound[0].clone(),
+            Some(&h.config),
+            now,
+        )
+        .expect("the routes are given");
+        let came_back = h.deliver(std::slice::from_ref(&body)).await;
+        let observed = observed_ending(&h, &came_back);
+        assert_eq!(
+            observed,
+            expected_ending(&decision),
+            "{name}: inspect says `{decision}`"
+        );
+        endings.insert(name, observed);
+    }
+    // The fixtures cover every ending launch-finetune has.
+    for kind in ["launch ", "drain", "ignored", "rejected ", "failed"] {
+        assert!(
+            endings.values().any(|e| e.starts_with(kind)),
+            "no fixture ends `{kind}`: {endings:#?}"
+        );
+    }
+}

@@ -8,8 +8,9 @@
 
 use hubtune::domain::config::Config;
 use hubtune::domain::error::{Error, Result};
-use hubtune::domain::events::{self, TRAINING_RUN_FINISHED};
-use hubtune::domain::inbound::{parse_message, Inbound};
+use hubtune::domain::events;
+use hubtune::domain::handling::{self, PublishHandling};
+use hubtune::domain::inbound::parse_message;
 use hubtune::domain::job::{JobDescription, JobStatus};
 use hubtune::domain::publication::{artifact_dir, next_latest, ArtifactManifest, Latest};
 use hubtune::domain::run::{OutboxFlag, RunRecord, RunStatus};
@@ -50,21 +51,14 @@ pub async fn handle_until(
 pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
     let mut first_err = None;
     for inbound in parse_message(body) {
-        let r = match inbound {
-            Inbound::Hubtune {
-                detail_type,
-                detail,
-            } if detail_type == TRAINING_RUN_FINISHED => match detail["job_name"].as_str() {
-                Some(job) => publish_run(ctx, job).await.map(|_| ()),
-                None => Err(Error::Invalid(
-                    "Training Run Finished without job_name".into(),
-                )),
-            },
-            Inbound::Ignored { reason } => {
+        // As `handling` decides it: the decision `hubtune inspect` prints.
+        let r = match handling::publish_artifact(inbound) {
+            PublishHandling::Publish { job } => publish_run(ctx, &job).await.map(|_| ()),
+            PublishHandling::Ignore { reason } => {
                 tracing::debug!(%reason, "ignored");
                 Ok(())
             }
-            other => Err(other.not_for("publish-artifact")),
+            PublishHandling::Fail { why } => Err(Error::Invalid(why)),
         };
         if let Err(e) = r {
             first_err = worst(first_err, e);

@@ -788,3 +788,101 @@ async fn a_failure_report_costs_exactly_four_calls() {
     ]);
     assert_eq!(h.world.calls(), expected);
 }
+
+// ---- The handler and `hubtune inspect` agree ----
+
+/// Every event fixture in fixtures/events/, one body per S3 record (so each record's ending can be seen alone).
+fn event_fixtures() -> Vec<(String, serde_json::Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures/events/ is there")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let body: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match body["Records"].as_array() {
+            Some(records) if records.len() > 1 => out.extend(
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (format!("{name} record {i}"), json!({ "Records": [r] }))),
+            ),
+            _ => out.push((name, body)),
+        }
+    }
+    assert!(out.len() >= 8, "the event fixtures: {out:?}");
+    out
+}
+
+/// What the decision says publish-artifact does, in the terms the world shows.
+fn expected_ending(h: &hubtune::domain::handling::Handling) -> String {
+    use hubtune::domain::handling::{Handling, PublishHandling};
+    match h {
+        Handling::PublishArtifact(PublishHandling::Publish { job }) => format!("publish {job}"),
+        Handling::PublishArtifact(PublishHandling::Ignore { .. }) => "ignored".into(),
+        Handling::PublishArtifact(PublishHandling::Fail { .. }) => "failed".into(),
+        other => panic!("not publish-artifact's decision: {other:?}"),
+    }
+}
+
+/// Every fixture, replayed through `hubtune inspect`'s decision and through the handler on the in-memory world,
+/// ends the same way, and that way is one of the four (docs/reliability.md). A publication is seen as the run
+/// record read (the world has none for the fixture's job: nothing to publish, acknowledged).
+#[tokio::test]
+async fn every_event_fixture_ends_as_inspect_says() {
+    use hubtune::domain::handling::{decide, Function};
+    use hubtune::domain::inbound::{parse_message, Inbound};
+    let mut endings = std::collections::BTreeMap::new();
+    for (name, body) in event_fixtures() {
+        let h = Harness::new();
+        let inbound = parse_message(&body);
+        assert_eq!(inbound.len(), 1, "{name}: one record per body");
+        let decision = decide(
+            Function::PublishArtifact,
+            inbound[0].clone(),
+            Some(&h.config),
+            h.ctx.now(),
+        )
+        .expect("the routes are given");
+        let came_back = h.deliver(std::slice::from_ref(&body)).await;
+        let events = h.world.bus.events();
+        let observed = if !came_back.is_empty() {
+            assert!(events.is_empty(), "{name}: a failure sent {events:#?}");
+            "failed".to_string()
+        } else if events.is_empty() && h.world.total_calls() == 0 {
+            "ignored".into()
+        } else {
+            let job = match &inbound[0] {
+                Inbound::Hubtune { detail, .. } => detail["job_name"].as_str().unwrap_or_default(),
+                other => panic!(
+                    "{name}: none of the four endings for {other:?}: {:?}",
+                    h.world.calls()
+                ),
+            };
+            assert_eq!(
+                h.world.calls().get("GetObject"),
+                Some(&1),
+                "{name}: the run record is read"
+            );
+            format!("publish {job}")
+        };
+        assert_eq!(
+            observed,
+            expected_ending(&decision),
+            "{name}: inspect says `{decision}`"
+        );
+        endings.insert(name, observed);
+    }
+    for kind in ["publish ", "ignored", "failed"] {
+        assert!(
+            endings.values().any(|e| e.starts_with(kind)),
+            "no fixture ends `{kind}`: {endings:#?}"
+        );
+    }
+}

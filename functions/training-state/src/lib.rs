@@ -11,8 +11,12 @@
 mod reconcile;
 mod sweep;
 
+use std::sync::Arc;
+
+use hubtune::domain::config::Config;
 use hubtune::domain::error::{Error, Result};
-use hubtune::domain::inbound::{parse_message, Inbound, TrainingUpdate};
+use hubtune::domain::handling::{self, StateHandling, Triage};
+use hubtune::domain::inbound::parse_message;
 use hubtune::runtime::context::Context;
 use serde_json::Value;
 use tracing::Instrument;
@@ -37,30 +41,40 @@ pub async fn handle_until(
     .await
 }
 
+/// One message: its inputs in order, as `handling` decides them (the decision `hubtune inspect` prints); the first
+/// failure returns the message.
 pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
     for inbound in parse_message(body) {
-        match inbound {
-            Inbound::TrainingUpdate(u) => on_update(ctx, &u).await?,
-            Inbound::Sweep => {
-                sweep(ctx).instrument(tracing::info_span!("sweep")).await?;
+        // The routes file is read only for a state change (it says which jobs are this deployment's).
+        let (config, h) = match handling::training_state(inbound) {
+            Triage::Decided(h) => (None, h),
+            Triage::NeedsRoutes(u) => {
+                let config = ctx.config().await?;
+                let h = handling::training_update(&config, u);
+                (Some(config), h)
             }
-            Inbound::Ignored { reason } => tracing::debug!(%reason, "ignored"),
-            other => return Err(other.not_for("training-state")),
-        }
+        };
+        carry_out(ctx, config, h).await?;
     }
     Ok(())
 }
 
-pub async fn on_update(ctx: &Context, u: &TrainingUpdate) -> Result<()> {
-    let config = ctx.config().await?;
-    // Cheap filter: another team's jobs on the default bus cost one string comparison.
-    if !config.deployment.job_prefix.owns(&u.job_name) {
-        tracing::debug!(job = %u.job_name, "not this deployment's job; ignored");
-        return Ok(());
+/// What the decision says, done.
+async fn carry_out(ctx: &Context, config: Option<Arc<Config>>, h: StateHandling) -> Result<()> {
+    match h {
+        StateHandling::Reconcile { job, status, .. } => {
+            let config = match config {
+                Some(c) => c,
+                None => ctx.config().await?,
+            };
+            let span = tracing::info_span!("training_state", job = %job, hint = status.as_str());
+            reconcile(ctx, &config, &job).instrument(span).await?;
+        }
+        StateHandling::Sweep => {
+            sweep(ctx).instrument(tracing::info_span!("sweep")).await?;
+        }
+        StateHandling::Ignore { reason } => tracing::debug!(%reason, "ignored"),
+        StateHandling::Fail { why } => return Err(Error::Invalid(why)),
     }
-    let span = tracing::info_span!("training_state", job = %u.job_name, hint = u.status.as_str());
-    reconcile(ctx, &config, &u.job_name)
-        .instrument(span)
-        .await
-        .map(|_| ())
+    Ok(())
 }

@@ -727,3 +727,110 @@ async fn one_completed_event_for_a_launched_job_costs_exactly_its_ten_calls() {
     );
     assert_eq!(h.world.total_calls(), 10);
 }
+
+// ---- The handler and `hubtune inspect` agree ----
+
+/// Every event fixture in fixtures/events/, one body per S3 record (so each record's ending can be seen alone).
+fn event_fixtures() -> Vec<(String, serde_json::Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures/events/ is there")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let body: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match body["Records"].as_array() {
+            Some(records) if records.len() > 1 => out.extend(
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (format!("{name} record {i}"), json!({ "Records": [r] }))),
+            ),
+            _ => out.push((name, body)),
+        }
+    }
+    assert!(out.len() >= 8, "the event fixtures: {out:?}");
+    out
+}
+
+/// What the decision says training-state does, in the terms the world shows.
+fn expected_ending(h: &hubtune::domain::handling::Handling) -> String {
+    use hubtune::domain::handling::{Handling, StateHandling};
+    match h {
+        Handling::TrainingState(StateHandling::Reconcile { job, .. }) => format!("reconcile {job}"),
+        Handling::TrainingState(StateHandling::Sweep) => "sweep".into(),
+        Handling::TrainingState(StateHandling::Ignore { .. }) => "ignored".into(),
+        Handling::TrainingState(StateHandling::Fail { .. }) => "failed".into(),
+        other => panic!("not training-state's decision: {other:?}"),
+    }
+}
+
+/// How the delivery ended, as the world shows it: one of the four endings, or a panic. A reconcile is seen as
+/// the job described (the world has no such job and no record: nothing more to do), a sweep as its listings.
+fn observed_ending(h: &Harness, came_back: &[String], described: &[String]) -> String {
+    let events = h.world.bus.events();
+    let calls = h.world.calls();
+    if !came_back.is_empty() {
+        assert!(events.is_empty(), "a failure sent {events:#?}");
+        return "failed".into();
+    }
+    if let [job] = described {
+        return format!("reconcile {job}");
+    }
+    if events.is_empty() && h.world.total_calls() == 0 {
+        return "ignored".into();
+    }
+    if described.is_empty() && calls.contains_key("ListObjectsV2") {
+        return "sweep".into();
+    }
+    panic!("none of the four endings: calls {calls:?}, events {events:#?}")
+}
+
+/// Every fixture, replayed through `hubtune inspect`'s decision and through the handler on the in-memory world,
+/// ends the same way, and that way is one of the four (docs/reliability.md).
+#[tokio::test]
+async fn every_event_fixture_ends_as_inspect_says() {
+    use hubtune::domain::handling::{decide, Function};
+    use hubtune::domain::inbound::parse_message;
+    let mut endings = std::collections::BTreeMap::new();
+    for (name, body) in event_fixtures() {
+        let h = Harness::new();
+        let inbound = parse_message(&body);
+        assert_eq!(inbound.len(), 1, "{name}: one record per body");
+        let decision = decide(
+            Function::TrainingState,
+            inbound[0].clone(),
+            Some(&h.config),
+            h.now(),
+        )
+        .expect("the routes are given");
+        let came_back = h.deliver(std::slice::from_ref(&body)).await;
+        // The job a reconcile described: the one the event names, if DescribeTrainingJob was called.
+        let described: Vec<String> = match (&inbound[0], h.world.calls().get("DescribeTrainingJob"))
+        {
+            (hubtune::domain::inbound::Inbound::TrainingUpdate(u), Some(_)) => {
+                vec![u.job_name.clone()]
+            }
+            _ => vec![],
+        };
+        let observed = observed_ending(&h, &came_back, &described);
+        assert_eq!(
+            observed,
+            expected_ending(&decision),
+            "{name}: inspect says `{decision}`"
+        );
+        endings.insert(name, observed);
+    }
+    for kind in ["reconcile ", "sweep", "ignored", "failed"] {
+        assert!(
+            endings.values().any(|e| e.starts_with(kind)),
+            "no fixture ends `{kind}`: {endings:#?}"
+        );
+    }
+}
