@@ -54,11 +54,21 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Print what hubtune makes of an input event (the dataset it sees, the job update, or why it ignores it).
+    /// Say what the functions would do with each record of an input event (an SQS batch is unwrapped as they do):
+    /// `launch: job …`, `ignored: s3 test event`, `rejected: marker_outside_folder (…)`, `reconcile: job …`,
+    /// `failed: …`. Offline: the same decision the handlers dispatch on.
     Inspect {
         event: PathBuf,
+        /// The routes file: needed to say what becomes of an object landing or a training job's state change.
         #[arg(long, env = "HUBTUNE_CONFIG")]
         config: Option<PathBuf>,
+        /// The function that receives it (launch-finetune, training-state, publish-artifact); by default the one
+        /// hubtune's wiring gives this kind of input to.
+        #[arg(long)]
+        function: Option<String>,
+        /// Print JSON (one object per record: function, input, meaning with its `outcome`, says).
+        #[arg(long)]
+        json: bool,
     },
     /// Run the whole pipeline locally on the embedded stack with a shipped dataset, and show every step.
     Demo {
@@ -153,7 +163,12 @@ async fn main() -> ExitCode {
         Command::Config {
             action: ConfigAction::Check { file },
         } => commands::config_check(&file),
-        Command::Inspect { event, config } => commands::inspect(&event, config.as_deref()),
+        Command::Inspect {
+            event,
+            config,
+            function,
+            json,
+        } => commands::inspect(&event, config.as_deref(), function.as_deref(), json),
         Command::Demo { train_seconds } => commands::demo(train_seconds).await,
         Command::Local { train_seconds } => commands::local(train_seconds).await,
         Command::Upload {

@@ -149,32 +149,124 @@ fn inspect_explains_any_event() {
         fixture.to_str().unwrap(),
         "--config",
         "examples/hubtune.toml",
+        "--json",
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["function"], "launch-finetune");
     assert_eq!(v[0]["input"]["kind"], "object_landed");
     assert_eq!(
         v[0]["input"]["key"],
         "datasets/support-bot/2026-11-27 release#1/_SUCCESS"
     );
-    assert_eq!(v[0]["meaning"]["outcome"], "dataset");
-    assert!(v[0]["meaning"]["job_name"]
-        .as_str()
-        .unwrap()
-        .starts_with("hubtune-support-bot-"));
+    assert_eq!(v[0]["meaning"]["outcome"], "launch");
+    let job = v[0]["meaning"]["job"].as_str().unwrap();
+    assert!(job.starts_with("hubtune-support-bot-"), "{job}");
+    assert!(
+        v[0]["says"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("launch: job {job} ")),
+        "{v}"
+    );
+    // A payload no function takes: each function returns it (dead-letter queue), none ignores it.
     let d = tmp("inspect");
     std::fs::write(d.join("odd.json"), "{\"hello\": \"world\"}").unwrap();
-    let o = run(&["inspect", d.join("odd.json").to_str().unwrap()]);
+    let o = run(&["inspect", d.join("odd.json").to_str().unwrap(), "--json"]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v[0]["input"]["kind"], "unrecognized");
-    assert_eq!(v[0]["meaning"]["outcome"], "ignored");
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 3, "{v}");
+    for e in all {
+        assert_eq!(e["input"]["kind"], "unrecognized");
+        assert_eq!(e["meaning"]["outcome"], "failed", "{e}");
+    }
     std::fs::write(d.join("notjson.json"), "nope").unwrap();
     assert_eq!(
         run(&["inspect", d.join("notjson.json").to_str().unwrap()])
             .status
             .code(),
         Some(2)
+    );
+}
+
+/// `inspect`'s line for one fixture, as a person reads it.
+fn inspect_text(args: &[&str]) -> String {
+    let o = run(&[&["inspect"], args].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn inspect_says_an_s3_test_event_is_ignored_as_the_launcher_ignores_it() {
+    let fixture = hubtune_e2e::fixture("events/s3-test-event.json");
+    let out = inspect_text(&[fixture.to_str().unwrap()]);
+    assert_eq!(out, "event → launch-finetune: ignored: s3 test event\n");
+}
+
+#[test]
+fn inspect_shows_a_failed_jobs_creation_end_and_failure_reason() {
+    let fixture = hubtune_e2e::fixture("events/sagemaker-training-state-change.failed.json");
+    let out = inspect_text(&[
+        fixture.to_str().unwrap(),
+        "--config",
+        "examples/hubtune.toml",
+    ]);
+    for part in [
+        "event → training-state: reconcile: job hubtune-support-bot-4f1c9a2e7b3d5c60 reported Failed",
+        "created 2026-11-27T09:14:03+00:00",
+        "ended 2026-11-27T10:41:02+00:00",
+        "failure reason AlgorithmError: ExecuteUserScriptError: CUDA out of memory",
+    ] {
+        assert!(out.contains(part), "`{part}` missing from: {out}");
+    }
+    // Without the routes file it cannot tell whose job it is, and says so rather than guess.
+    let out = inspect_text(&[fixture.to_str().unwrap()]);
+    assert!(out.contains("needs the routes file (--config)"), "{out}");
+}
+
+#[test]
+fn inspect_unwraps_an_sqs_batch_and_takes_the_function_it_is_told() {
+    let body = |name: &str| std::fs::read_to_string(hubtune_e2e::fixture(name)).unwrap();
+    let batch = serde_json::json!({"Records": [
+        {"messageId": "m0", "eventSource": "aws:sqs", "body": body("events/s3-test-event.json")},
+        {"messageId": "m1", "eventSource": "aws:sqs", "body": body("events/s3-notification.marker-in-route-prefix.json")},
+    ]});
+    let d = tmp("inspect-batch");
+    let file = d.join("batch.json");
+    std::fs::write(&file, batch.to_string()).unwrap();
+    let out = inspect_text(&[file.to_str().unwrap(), "--config", "examples/hubtune.toml"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(
+        lines[0],
+        "message m0 → launch-finetune: ignored: s3 test event"
+    );
+    assert!(
+        lines[1].starts_with("message m1 → launch-finetune: rejected: marker_outside_folder ("),
+        "{out}"
+    );
+    // hubtune's own `Training Run Finished`, misrouted to the launcher: it comes back, then the dead-letter queue.
+    let finished = hubtune_e2e::fixture("events/hubtune.training-run-finished.json");
+    let out = inspect_text(&[finished.to_str().unwrap(), "--function", "launch-finetune"]);
+    assert!(
+        out.starts_with("event → launch-finetune: failed: launch-finetune does not take hubtune's `Training Run Finished`"),
+        "{out}"
+    );
+    assert!(out.contains("dead-letter queue"), "{out}");
+    let out = inspect_text(&[finished.to_str().unwrap()]);
+    assert!(
+        out.starts_with(
+            "event → publish-artifact: publish: job hubtune-support-bot-4f1c9a2e7b3d5c60"
+        ),
+        "{out}"
+    );
+    let o = run(&["inspect", finished.to_str().unwrap(), "--function", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("launch-finetune, training-state, publish-artifact"),
+        "{}",
+        text(&o)
     );
 }
 

@@ -1,15 +1,10 @@
-//! The offline checks: `hubtune validate` (a dataset folder), `hubtune config check` (a routes file) and
-//! `hubtune inspect` (an input event). None calls AWS.
+//! The offline checks: `hubtune validate` (a dataset folder) and `hubtune config check` (a routes file). Neither
+//! calls AWS. (`hubtune inspect`, for an input event, is in `inspect`.)
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use hubtune::domain::config::Config;
-use hubtune::domain::dataset;
-use hubtune::domain::inbound::{parse_message, Inbound};
-use serde_json::{json, Value};
-
-use crate::commands::common::{load_config, read, Res};
+use crate::commands::common::{load_config, Res};
 use crate::commands::local_dataset::check_local;
 
 pub fn validate(dir: &Path, route: &str, config_path: &Path) -> Res {
@@ -52,61 +47,4 @@ pub fn config_check(file: &Path) -> Res {
     }
     println!("ok: {} route(s)", config.routes.len());
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn inspect(event: &Path, config_path: Option<&Path>) -> Res {
-    let body: Value = serde_json::from_str(&read(event)?)
-        .map_err(|e| format!("{}: not JSON: {e}", event.display()))?;
-    let bodies = unwrap_sqs_batch(body);
-    let config = config_path.map(load_config).transpose()?;
-    let mut out = Vec::new();
-    for b in &bodies {
-        for inbound in parse_message(b) {
-            let meaning = meaning(&inbound, config.as_ref())?;
-            out.push(json!({ "input": inbound, "meaning": meaning }));
-        }
-    }
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// An SQS batch is unwrapped record by record, as the functions do; anything else is one body.
-fn unwrap_sqs_batch(body: Value) -> Vec<Value> {
-    match hubtune::runtime::batch::sqs_batch(&body) {
-        Some(batch) => batch
-            .records
-            .into_iter()
-            .map(|r| {
-                let b = r.body.unwrap_or_default();
-                serde_json::from_str(&b).unwrap_or(Value::String(b))
-            })
-            .collect(),
-        None => vec![body],
-    }
-}
-
-/// What hubtune makes of one input: the dataset it sees (with the job it would launch), or why it ignores it.
-fn meaning(inbound: &Inbound, config: Option<&Config>) -> Result<Value, serde_json::Error> {
-    Ok(match (inbound, config) {
-        (Inbound::ObjectLanded(o), Some(c)) => match dataset::locate(c, o, chrono::Utc::now()) {
-            Ok(l) => {
-                let mut v = serde_json::to_value(&l)?;
-                if let dataset::Located::Dataset(d) = &l {
-                    v["job_name"] = json!(d.identity.job_name(c, &d.route).to_string());
-                }
-                v
-            }
-            Err(rej) => json!({ "outcome": "rejected", "rejection": rej }),
-        },
-        (Inbound::ObjectLanded(_), None) => {
-            json!({ "outcome": "needs --config to say which route and job" })
-        }
-        (Inbound::TrainingUpdate(u), Some(c)) if !c.deployment.job_prefix.owns(&u.job_name) => {
-            json!({ "outcome": "ignored", "reason": format!("job is not under the deployment's prefix `{}`", c.deployment.job_prefix) })
-        }
-        (Inbound::Unrecognized { .. }, _) => {
-            json!({ "outcome": "ignored", "reason": "not an input hubtune understands" })
-        }
-        _ => json!({ "outcome": "handled" }),
-    })
 }
