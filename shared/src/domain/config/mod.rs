@@ -17,6 +17,11 @@ pub use model::*;
 pub use parse::parse;
 
 #[cfg(test)]
+mod check_cases;
+#[cfg(test)]
+mod check_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::s3uri::S3Uri;

@@ -11,19 +11,21 @@ use crate::domain::config::model::{invalid, ConfigError, Deployment};
 use crate::domain::hub::{python_json_string, volume_size_supported};
 use crate::domain::naming::JobName;
 use crate::domain::plan::{
-    TrainingSettings, TAG_DATASET, TAG_HUB_CONTENT_ARN, TAG_MODEL_ID, TAG_MODEL_VERSION, TAG_ROUTE,
+    TrainingSettings, TAG_DATASET, TAG_DEPLOYMENT, TAG_HUB_CONTENT_ARN, TAG_MODEL_ID,
+    TAG_MODEL_VERSION, TAG_ROUTE,
 };
 use crate::domain::s3uri::S3Uri;
 use crate::domain::validate::fields as validate;
 use crate::domain::validate::rules::Violation;
 
 /// The tags hubtune adds to every job, first, as the plan puts them: they count toward the limit of 50.
-const HUBTUNE_TAGS: [&str; 5] = [
+const HUBTUNE_TAGS: [&str; 6] = [
     TAG_MODEL_ID,
     TAG_MODEL_VERSION,
     TAG_HUB_CONTENT_ARN,
     TAG_ROUTE,
     TAG_DATASET,
+    TAG_DEPLOYMENT,
 ];
 
 /// Which routes-file key sets each request field (the first whose field is a prefix of the violation's).
