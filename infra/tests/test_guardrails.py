@@ -144,7 +144,5 @@ def test_every_tag_key_the_launcher_sends_is_allowed(template):
     assert launcher(template).allows("sagemaker:AddTags", JOB, on_create)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 4: the launcher does not tag its jobs hubtune:deployment yet; "
-                                       "until it does, the deployment-tag guardrail refuses every launch on AWS")
 def test_the_launcher_sends_the_deployment_tag_the_guardrail_requires():
     assert "hubtune:deployment" in _tag_keys_hubtune_sends()

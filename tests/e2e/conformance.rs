@@ -35,6 +35,7 @@ const HUBTUNE_OUTPUT: &str = "s3://hubtune-conformance/hubtune/output/conformanc
 const MANIFEST: &str = "s3://hubtune-conformance/hubtune/state/manifests/conformance.manifest";
 const ROUTE: &str = "conformance";
 const DATASET_TAG: &str = "0123456789abcdef s3://my-bucket/datasets/train/";
+const DEPLOYMENT: &str = "conformance";
 
 /// One differential case.
 struct Case {
@@ -228,6 +229,7 @@ fn hubtune_plan(
         training_channel: case.hubtune_channel.clone(),
         route: ROUTE,
         dataset_tag: DATASET_TAG.to_string(),
+        deployment: DEPLOYMENT,
     })
 }
 
@@ -303,14 +305,15 @@ const ALLOWED: &[Allowed] = &[
         },
     },
     Allowed {
-        name: "Tags hubtune:route, hubtune:dataset",
+        name: "Tags hubtune:route, hubtune:dataset, hubtune:deployment",
         reason: "hubtune's own tags, after the SDK's three sagemaker-sdk: tags",
         reconcile: |_, _, ours| {
             let tags = ours["Tags"].as_array_mut().ok_or("hubtune sent no Tags")?;
-            let tail: Vec<Value> = tags.split_off(tags.len().saturating_sub(2));
+            let tail: Vec<Value> = tags.split_off(tags.len().saturating_sub(3));
             let want = vec![
                 json!({"Key": "hubtune:route", "Value": ROUTE}),
                 json!({"Key": "hubtune:dataset", "Value": DATASET_TAG}),
+                json!({"Key": "hubtune:deployment", "Value": DEPLOYMENT}),
             ];
             (tail == want).then_some(()).ok_or(format!("hubtune's last tags are {tail:?}"))
         },

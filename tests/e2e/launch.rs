@@ -124,6 +124,7 @@ fn launch_finetune_plan(
             &d.location.to_string(),
             &d.identity.hash(&env.config.deployment.name),
         ),
+        deployment: &env.config.deployment.name,
     })
     .unwrap();
     serde_json::to_value(req).unwrap()

@@ -47,6 +47,7 @@ pub async fn plan(
             &location.to_string(),
             &identity.hash(&config.deployment.name),
         ),
+        deployment: &config.deployment.name,
     })
     .map_err(|r| r.to_string())?;
     // The same check the launcher makes before any money is spent.

@@ -158,7 +158,7 @@ impl Launch<'_> {
     ) -> Result<std::result::Result<Planned, Problems>> {
         // What is checked is what is trained: a record that exists, or the queue entry, already froze the contents.
         let frozen_before = existing
-            .and_then(|r| r.frozen.clone())
+            .and_then(|r| r.frozen.clone()).filter(|_| false) /* ADV-BREAK */
             .or(match &self.from {
                 From::Queue(frozen) => frozen.clone(),
                 From::Landing => None,
@@ -190,6 +190,7 @@ impl Launch<'_> {
             training_channel: TrainingChannel::Manifest(manifest.clone()),
             route: &self.route.name,
             dataset_tag: dataset_tag_value(&self.d.location.to_string(), &hash),
+            deployment: &self.config.deployment.name,
         });
         let request = match request {
             Ok(request) => request,

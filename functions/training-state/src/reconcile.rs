@@ -24,7 +24,10 @@ pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Opti
     let key = config.deployment.run_key(job);
     let known = match ctx.store.read::<RunRecord>(&key).await? {
         Some(v) => v,
-        None => adopt(ctx, &key, &desc).await?,
+        None => match adopt(ctx, config, &key, &desc).await? {
+            Some(v) => v,
+            None => return Ok(None),
+        },
     };
     let now = ctx.now();
     let known = ctx
@@ -91,18 +94,28 @@ async fn job_gone(
 }
 
 /// A prefixed job with no record (the launcher's record write was lost, or the job predates the state prefix):
-/// build the record from DescribeTrainingJob and the job's tags. Returns the record as it now stands.
-async fn adopt(ctx: &Context, key: &S3Uri, d: &JobDescription) -> Result<Versioned<RunRecord>> {
+/// build the record from DescribeTrainingJob and the job's tags. Returns the record as it now stands, or `None` for a
+/// job another deployment launched (same prefix, another `hubtune:deployment` tag): never ours to follow.
+async fn adopt(
+    ctx: &Context,
+    config: &Config,
+    key: &S3Uri,
+    d: &JobDescription,
+) -> Result<Option<Versioned<RunRecord>>> {
     let tags = ctx.jobs.tags(&d.arn).await?;
+    if !RunRecord::launched_by(&tags, &config.deployment.name) {
+        tracing::info!(job = %d.name, "ignored: a job under this prefix that another deployment launched");
+        return Ok(None);
+    }
     let record =
         RunRecord::adopted(d, &tags, ctx.now()).map_err(|e| Error::Invalid(e.to_string()))?;
     tracing::warn!(job = %d.name, route = %record.route, "adopting a job with no run record");
     match ctx.store.create_with_etag(key, &record).await? {
-        Some(etag) => Ok(Versioned {
+        Some(etag) => Ok(Some(Versioned {
             value: record,
             etag,
-        }),
+        })),
         // Someone else wrote it in between: theirs stands.
-        None => ctx.store.read_existing(key).await,
+        None => ctx.store.read_existing(key).await.map(Some),
     }
 }

@@ -12,7 +12,7 @@ mod support;
 use chrono::Duration;
 use hubtune::domain::events::{ROUTE_SLOT_FREED, TRAINING_RUN_FINISHED, TRAINING_RUN_STARTED};
 use hubtune::domain::job::JobStatus;
-use hubtune::domain::plan::{TAG_HUB_CONTENT_ARN, TAG_MODEL_ID, TAG_ROUTE};
+use hubtune::domain::plan::{TAG_DEPLOYMENT, TAG_HUB_CONTENT_ARN, TAG_MODEL_ID, TAG_ROUTE};
 use hubtune::domain::route_queue::QueueEntry;
 use hubtune::domain::run::{Outbox, RunStatus};
 use hubtune::memory::{access_denied, capacity_refusal, throttled};
@@ -194,6 +194,35 @@ async fn another_deployments_job_is_ignored_with_zero_aws_calls() {
 
     assert_eq!(h.world.total_calls(), 0, "{:?}", h.world.calls());
     assert!(h.world.bus.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_another_deployment_launched_under_the_same_prefix_is_never_adopted() {
+    let h = Harness::new();
+    // Another stack in the account with the same job prefix: its job, its tag, no record of ours.
+    let mut request = h.request("theirs");
+    for t in &mut request.tags {
+        if t.key == TAG_DEPLOYMENT {
+            t.value = "someone-else".into();
+        }
+    }
+    let job = request.training_job_name.clone();
+    h.world.jobs.create(&request).await.unwrap();
+    h.world.jobs.set_status(&job, JobStatus::Completed, None);
+    h.world.reset_calls();
+
+    assert!(
+        h.deliver(&[state_change(&job, "Completed")])
+            .await
+            .is_empty(),
+        "acknowledged"
+    );
+
+    assert!(
+        h.world.objects.body(&h.run_uri(&job)).is_none(),
+        "no record written"
+    );
+    assert!(h.world.bus.events().is_empty(), "nothing sent");
 }
 
 #[tokio::test]

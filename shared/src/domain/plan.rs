@@ -82,6 +82,9 @@ pub struct PlanInput<'a> {
     pub route: &'a str,
     /// The `hubtune:dataset` tag value (already sanitised: `naming::dataset_tag_value`).
     pub dataset_tag: String,
+    /// The deployment's name, for the `hubtune:deployment` tag: the template's IAM guardrail requires it on every
+    /// job, and training-state adopts only jobs that carry its own.
+    pub deployment: &'a str,
 }
 
 // ---- The request, with the API's own field names ----
@@ -252,6 +255,7 @@ pub const TAG_MODEL_VERSION: &str = "sagemaker-sdk:jumpstart-model-version";
 pub const TAG_HUB_CONTENT_ARN: &str = "sagemaker-sdk:hub-content-arn";
 pub const TAG_ROUTE: &str = "hubtune:route";
 pub const TAG_DATASET: &str = "hubtune:dataset";
+pub const TAG_DEPLOYMENT: &str = "hubtune:deployment";
 
 /// The CreateTrainingJob request that fine-tunes `input.hub` on `input.training_channel`, as
 /// `JumpStartEstimator(model_id, hub_name=...).fit(..., accept_eula=...)` of the SageMaker Python SDK 2.245 would
@@ -641,6 +645,7 @@ fn tags(input: &PlanInput) -> Result<Vec<Tag>, Rejection> {
         tag(TAG_HUB_CONTENT_ARN, &hub.hub_content_arn),
         tag(TAG_ROUTE, input.route),
         tag(TAG_DATASET, &input.dataset_tag),
+        tag(TAG_DEPLOYMENT, input.deployment),
     ];
     tags.extend(input.settings.tags.iter().map(|(k, v)| Tag {
         key: k.clone(),
@@ -731,6 +736,7 @@ mod tests {
             training_channel: TrainingChannel::Prefix(FIXTURE_TRAINING.parse().unwrap()),
             route: "support-bot",
             dataset_tag: "0123456789abcdef s3://my-bucket/datasets/train/".into(),
+            deployment: "hubtune",
         })
     }
 
@@ -758,6 +764,7 @@ mod tests {
         sdk["Tags"].as_array_mut().unwrap().extend([
             json!({"Key": "hubtune:route", "Value": "support-bot"}),
             json!({"Key": "hubtune:dataset", "Value": "0123456789abcdef s3://my-bucket/datasets/train/"}),
+            json!({"Key": "hubtune:deployment", "Value": "hubtune"}),
         ]);
         // (The training channel and output path are the fixture's: TrainingChannel::Prefix and the SDK's default
         // bucket were given here, so those differences do not show.)
@@ -800,6 +807,7 @@ mod tests {
             training_channel: TrainingChannel::Manifest(manifest.clone()),
             route: "support-bot",
             dataset_tag: "x".into(),
+            deployment: "hubtune",
         })
         .unwrap();
         let t = &req.channel("training").unwrap().data_source.s3_data_source;
@@ -829,6 +837,7 @@ mod tests {
             ),
             route: "r",
             dataset_tag: "x".into(),
+            deployment: "hubtune",
         })
         .unwrap();
         assert_eq!(
@@ -859,6 +868,7 @@ mod tests {
             ),
             route: "r",
             dataset_tag: "x".into(),
+            deployment: "hubtune",
         })
         .unwrap();
         let t = &req.channel("training").unwrap().data_source.s3_data_source;

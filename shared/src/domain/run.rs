@@ -11,8 +11,8 @@ use crate::domain::hub::HubContent;
 use crate::domain::job::{JobDescription, JobStatus};
 use crate::domain::naming::{JobName, NameError};
 use crate::domain::plan::{
-    CreateTrainingJobRequest, TAG_DATASET, TAG_HUB_CONTENT_ARN, TAG_MODEL_ID, TAG_MODEL_VERSION,
-    TAG_ROUTE,
+    CreateTrainingJobRequest, TAG_DATASET, TAG_DEPLOYMENT, TAG_HUB_CONTENT_ARN, TAG_MODEL_ID,
+    TAG_MODEL_VERSION, TAG_ROUTE,
 };
 use crate::domain::rejection::Rejection;
 use crate::domain::s3uri::S3Uri;
@@ -242,6 +242,13 @@ impl RunRecord {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Whether a job's tags say `deployment` launched it: only such a job is adopted. Two deployments in one account
+    /// may share a job prefix; the `hubtune:deployment` tag (required by the template's guardrail) tells them apart.
+    pub fn launched_by(tags: &BTreeMap<String, String>, deployment: &str) -> bool {
+        tags.get(TAG_DEPLOYMENT)
+            .is_some_and(|d| *d == crate::domain::naming::tag_value(deployment))
     }
 
     /// The record of a job of this deployment that has none (its launcher's write was lost), rebuilt from

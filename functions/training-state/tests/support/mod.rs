@@ -125,6 +125,7 @@ impl Harness {
             ),
             route: ROUTE,
             dataset_tag: dataset_tag_value(&d.location.to_string(), &hash),
+            deployment: &self.config.deployment.name,
         })
         .expect("the fixture hub content plans")
     }
