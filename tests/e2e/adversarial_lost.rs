@@ -168,8 +168,6 @@ async fn s3_notifications_as_other_publishers_send_them_launch_every_good_record
 const BAD_FILES: usize = 400;
 
 #[tokio::test]
-#[ignore = "bug: events::dataset_rejected keeps only the first 20 problems, so the event never needs shrinking, \
-            no detail_uri is written, and problems 21..N are in no event and no object (shared/src/domain/events.rs)"]
 async fn a_rejection_listing_more_problems_than_an_event_holds_is_sent_and_its_whole_list_kept_in_s3(
 ) {
     let env = Env::start(Setup::default()).await;

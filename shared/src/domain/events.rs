@@ -116,7 +116,7 @@ pub fn dataset_rejected(
             ctx.dataset_uri, ctx.route
         ),
         json!({ "reason": first.reason, "message": first.message, "file": first.file, "line": first.line,
-                "problem_count": problems.len(), "problems": problems.iter().take(20).collect::<Vec<_>>() }),
+                "problem_count": problems.len(), "problems": problems.iter().collect::<Vec<_>>() }),
     )
 }
 
