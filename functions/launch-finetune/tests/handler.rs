@@ -703,7 +703,18 @@ async fn an_object_removed_notification_is_ignored_and_nothing_is_called_or_sent
 
 #[tokio::test]
 async fn a_request_aws_would_refuse_is_rejected_before_a_slot_or_a_manifest() {
-    let h = Harness::with_route("environment = { \"1BAD\" = \"x\" }");
+    // A routes file with a key AWS refuses is refused when it is parsed; the model's document can still bring one.
+    let h = Harness::new();
+    let mut hub = hub_content();
+    hub.document
+        .training_instance_type_variants
+        .as_mut()
+        .and_then(|v| v.variants.get_mut("g5"))
+        .expect("the fixture has a g5 variant")
+        .properties
+        .environment_variables
+        .insert("1BAD".into(), "x".into());
+    h.world.hub.insert(hub);
     h.put_good("invalid");
     assert!(h.land("invalid").await.is_empty());
     let e = h.only_rejection();
