@@ -229,53 +229,73 @@ async fn a_file_added_while_the_dataset_waits_in_the_route_queue_is_not_trained(
     env.stop().await;
 }
 
-// Guard: functions/launch-finetune/src/launch.rs, `Launch::plan`: `existing.and_then(|r| r.frozen.clone())` (the
-// record's frozen contents). Without it the redelivery re-lists the folder and its manifest (written again,
-// unconditionally) lists `late.jsonl`: this test fails.
+/// A dataset whose first delivery failed, then got a file, was launched by a redelivery that trained what the
+/// first delivery checked.
+async fn assert_trained_as_first_checked(env: &Env, name: &str) {
+    assert!(
+        env.deliveries(FunctionName::LaunchFinetune, &[&marker_key(name)]) >= 2,
+        "a redelivery launched {name}"
+    );
+    let r = job_of(env, name).await;
+    assert_eq!(
+        frozen_keys(&r),
+        [format!("{}train.jsonl", folder_key(name))]
+    );
+    assert_eq!(trained_files(env, &r).await, ["train.jsonl"], "{name}");
+}
+
+// Guards, functions/launch-finetune/src/launch.rs:
+// - `retried` (CreateTrainingJob fails, after the record and the manifest): `Launch::plan`'s
+//   `existing.and_then(|r| r.frozen.clone())`, the record's frozen contents. Without it the redelivery re-lists the
+//   folder and rewrites the manifest with `late.jsonl`: this test fails.
+// - `torn` (the manifest write fails): `Launch::write_record`'s order, the record before the manifest. With the
+//   manifest written first (a `put_idempotent` of it inserted before the record), the first delivery leaves no
+//   record, the redelivery checks the folder again and trains `late.jsonl`: this test fails.
 #[tokio::test]
 async fn a_file_added_after_a_failed_first_delivery_is_not_trained_by_the_redelivery() {
-    let env = Env::start(Setup::default()).await;
-    // As many 500s as the SDK's standard retry makes attempts: the first delivery fails, after the manifest.
+    let env = Env::start(Setup::route_with("max_concurrent_jobs = 2")).await;
+    // As many 500s as the SDK's standard retry makes attempts, so each first delivery fails.
     env.fault(json!({ "service": "sagemaker", "operation": "CreateTrainingJob", "error": "server", "count": 3, "match": "/retried/" })).await;
-    let uri = env.drop_good("retried").await;
+    // Only the manifest's body names a `prefix` (the run record names the manifest's key, so the key would not do).
+    let torn_manifest = format!(
+        "{{\"prefix\":\"s3://{}/{}\"}}",
+        env.bucket(),
+        folder_key("torn")
+    );
+    env.fault(json!({ "service": "s3", "operation": "PutObject", "error": "server", "count": 3, "match": torn_manifest })).await;
+    env.drop_good("retried").await;
+    env.drop_good("torn").await;
     let start = Instant::now();
     while !env.faults_pending().await.is_empty() {
-        assert!(start.elapsed() < T, "CreateTrainingJob was never refused");
+        assert!(
+            start.elapsed() < T,
+            "the faults never happened: {:?}",
+            env.faults_pending().await
+        );
         env.pump().await;
         // Polling (the deadline above).
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // The failed delivery left a record that froze the contents, and the manifest; no job.
-    let runs = env.keys("hubtune/state/runs/").await;
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    assert!(env.keys("hubtune/state/manifests/").await.len() == 1);
+    // Both first deliveries failed: only `retried` got as far as its manifest, and there is no job yet.
+    assert_eq!(env.keys("hubtune/state/manifests/").await.len(), 1);
     assert!(env.jobs().await.is_empty());
-    // Before the redelivery (its message is invisible for a second, and nothing pumps meanwhile).
-    env.put(
-        &format!("{}late.jsonl", folder_key("retried")),
-        GOOD.as_bytes(),
-    )
-    .await;
-    env.wait_for("Training Run Started", 1, T).await;
+    // Before the redeliveries (their messages are invisible for a second, and nothing pumps meanwhile).
+    for name in ["retried", "torn"] {
+        env.put(&format!("{}late.jsonl", folder_key(name)), GOOD.as_bytes())
+            .await;
+    }
+    env.wait_for("Training Run Started", 2, T).await;
     env.settle(T).await;
 
-    assert!(
-        env.deliveries(FunctionName::LaunchFinetune, &[&marker_key("retried")]) >= 2,
-        "a redelivery launched"
-    );
-    let r = job_of(&env, "retried").await;
-    assert_eq!(r.dataset_uri, uri);
-    assert_eq!(
-        frozen_keys(&r),
-        [format!("{}train.jsonl", folder_key("retried"))]
-    );
-    assert_eq!(trained_files(&env, &r).await, ["train.jsonl"]);
+    assert_trained_as_first_checked(&env, "retried").await;
+    assert_trained_as_first_checked(&env, "torn").await;
     assert_eq!(
         env.calls()
             .await
             .get("sagemaker.CreateTrainingJob")
             .copied(),
-        Some(4)
+        Some(5),
+        "three refused for `retried`, then one per dataset"
     );
     env.stop().await;
 }
