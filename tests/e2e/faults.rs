@@ -117,6 +117,15 @@ async fn a_disabled_kms_key_on_the_state_prefix_dead_letters_the_dataset_and_red
 }
 
 #[tokio::test]
+async fn create_training_job_denied_dead_letters_the_dataset_and_redrive_launches_one_job() {
+    // The launcher's role may not pass the training role (iam:PassRole): SageMaker answers AccessDeniedException
+    // after the slot, the manifest and the run record were written; the redelivery resumes from them.
+    let faults = json!({ "service": "sagemaker", "operation": "CreateTrainingJob", "error": "access-denied",
+                         "count": FOREVER });
+    fault_fix_redrive(faults, 0, ONLY_THE_DATASET).await;
+}
+
+#[tokio::test]
 async fn put_events_denied_on_the_hubtune_bus_dead_letters_and_redrive_finishes_the_one_job() {
     // The job is created before the first event is due: it is the one job, and the redrive finishes what it owes.
     let faults = json!({ "service": "events", "operation": "PutEvents", "error": "access-denied",
@@ -242,7 +251,13 @@ where
         if got.is_empty() && env.queued().await == 0 && done().await {
             return;
         }
-        assert!(start.elapsed() < T, "not {what} after {T:?}");
+        if start.elapsed() >= T {
+            // What a reader of the failure needs: was the message acknowledged (lost), rejected, or still coming back?
+            let delivered = env.delivered.lock().unwrap().len();
+            let (dead, queued) = (dead_letters(env, LAUNCH).await, env.queued().await);
+            let rejected = env.events("Dataset Rejected").len();
+            panic!("not {what} after {T:?}: {delivered} message(s) delivered, {queued} in the function queues, {dead} in the launch dead-letter queue, {rejected} `Dataset Rejected`");
+        }
         if got.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
