@@ -265,6 +265,10 @@ async fn a_file_added_after_a_failed_first_delivery_is_not_trained_by_the_redeli
     env.fault(json!({ "service": "s3", "operation": "PutObject", "error": "server", "count": 3, "match": torn_manifest })).await;
     env.drop_good("retried").await;
     env.drop_good("torn").await;
+    // Both markers wait before the first pump, so both first deliveries fail before any redelivery is due.
+    for name in ["retried", "torn"] {
+        waiting_uploads(&env, &marker_key(name), 1).await;
+    }
     let start = Instant::now();
     while !env.faults_pending().await.is_empty() {
         assert!(
