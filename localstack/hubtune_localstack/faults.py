@@ -47,6 +47,9 @@ _DEPLOYMENT_KINDS: dict[str, tuple[str, ...]] = {
     "kms": ("s3",),
     "kms-disabled": ("s3",),
     "kms-pending-deletion": ("s3",),
+    # The training role does not trust sagemaker.amazonaws.com (or is gone): SageMaker answers a plain
+    # ValidationException, the code it also gives a malformed request.
+    "role-not-assumable": ("sagemaker",),
 }
 KINDS = (*_KINDS, *_DEPLOYMENT_KINDS)
 _S3_SPELLING = {
@@ -114,6 +117,14 @@ def deployment_error(kind: str, req: Request) -> ApiError:
         return ApiError("AccessDenied",
                         f"User: {_PRINCIPAL} is not authorized to perform: {action} on resource: {_KEY_ARN} "
                         f"because no identity-based policy allows the {action} action", 403)
+    if kind == "role-not-assumable":
+        try:
+            role = req.json().get("RoleArn") or "the role"
+        except ApiError:
+            role = "the role"
+        return ApiError("ValidationException",
+                        f"Could not assume role {role}. Please ensure that the role exists and allows principal "
+                        "'sagemaker.amazonaws.com' to assume the role.", 400)
     if kind == "kms-disabled":
         return ApiError("KMS.DisabledException", f"{_KEY_ARN} is disabled.", 400)
     return ApiError("KMS.KMSInvalidStateException", f"{_KEY_ARN} is pending deletion.", 400)

@@ -1,5 +1,5 @@
-"""The deployment's fault kinds (`access-denied`, `kms`, `kms-disabled`, `kms-pending-deletion`) as AWS answers
-them, scoped by `match` to one prefix."""
+"""The deployment's fault kinds (`access-denied`, `kms`, `kms-disabled`, `kms-pending-deletion`,
+`role-not-assumable`) as AWS answers them, scoped by `match` to one prefix."""
 
 from __future__ import annotations
 
@@ -63,6 +63,19 @@ def test_sagemaker_access_denied_is_the_json_exception(stack, sm):
         "ValidationException"
 
 
+def test_a_role_sagemaker_cannot_assume_is_a_validation_exception(stack, sm):
+    name = unique("untrusted")
+    request = job_request(name)
+    stack.post("faults", {"service": "sagemaker", "operation": "CreateTrainingJob", "error": "role-not-assumable",
+                          "count": 1})
+    resp = error_of(lambda: sm.create_training_job(**request))
+    assert resp["Error"]["Code"] == "ValidationException"
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert resp["Error"]["Message"].startswith(f"Could not assume role {request['RoleArn']}.")
+    assert error_of(lambda: sm.describe_training_job(TrainingJobName=name))["Error"]["Code"] == \
+        "ValidationException"
+
+
 def test_put_events_access_denied_on_one_bus(stack, events):
     stack.post("faults", {"service": "events", "operation": "PutEvents", "error": "access-denied", "count": 1,
                           "match": '"EventBusName": "hubtune"'})
@@ -120,6 +133,7 @@ def test_a_key_nobody_can_use(stack, s3, kind, code, says):
 
 @pytest.mark.parametrize("bad", [
     {"service": "sqs", "error": "access-denied"},
+    {"service": "s3", "error": "role-not-assumable"},
     {"service": "sagemaker", "error": "kms"},
     {"service": "events", "error": "kms-disabled"},
     {"service": "s3", "operation": "HeadObject", "error": "kms"},
