@@ -158,7 +158,7 @@ impl Launch<'_> {
     ) -> Result<std::result::Result<Planned, Problems>> {
         // What is checked is what is trained: a record that exists, or the queue entry, already froze the contents.
         let frozen_before = existing
-            .and_then(|r| r.frozen.clone()).filter(|_| false) /* ADV-BREAK */
+            .and_then(|r| r.frozen.clone())
             .or(match &self.from {
                 From::Queue(frozen) => frozen.clone(),
                 From::Landing => None,
