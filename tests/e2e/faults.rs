@@ -125,12 +125,11 @@ async fn create_training_job_denied_dead_letters_the_dataset_and_redrive_launche
     fault_fix_redrive(faults, 0, ONLY_THE_DATASET).await;
 }
 
-/// A finding, pinned: a training role SageMaker cannot assume (its trust policy lacks sagemaker.amazonaws.com, or it
-/// was deleted) is a fault of the deployment, but SageMaker says so with a plain `ValidationException` (the code of a
-/// malformed request too), which `aws::errors` classes `Permanent` without reading the message: the launcher
-/// rejects the dataset (`launch_refused`) and it is lost. Run with `--ignored` to see it fail.
+/// A training role SageMaker cannot assume (its trust policy lacks sagemaker.amazonaws.com, or it was deleted) is a
+/// fault of the deployment, which SageMaker reports as a plain `ValidationException` (the code of a malformed request
+/// too). It once rejected the dataset (`launch_refused`), losing it; a refusal of a request that passed the validator
+/// now keeps the message (`domain::launch::create_failure`).
 #[tokio::test]
-#[ignore = "finding: SageMaker's `Could not assume role` ValidationException rejects the dataset"]
 async fn a_training_role_sagemaker_cannot_assume_dead_letters_the_dataset_and_redrive_launches_one_job(
 ) {
     let faults = json!({ "service": "sagemaker", "operation": "CreateTrainingJob", "error": "role-not-assumable",

@@ -350,14 +350,6 @@ impl Launch<'_> {
                 };
                 Ok(Err(enqueue(ctx, config, queued, &why).await?))
             }
-            CreateFailure::Refused => {
-                release_slot(ctx, config, &self.route.name, self.job.as_str()).await?;
-                let rej = Rejection::new(
-                    RejectionReason::LaunchRefused,
-                    format!("CreateTrainingJob was refused: {e}"),
-                );
-                Ok(Err(self.refuse(rej).await?))
-            }
         }
     }
 

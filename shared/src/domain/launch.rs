@@ -31,9 +31,8 @@ pub enum CreateFailure {
     NameInUse,
     /// Quota or capacity: the dataset waits in the route's queue.
     Capacity,
-    /// SageMaker refuses this request: the dataset is rejected (`launch_refused`).
-    Refused,
-    /// Try again later, or fix the deployment: the message stays on its queue.
+    /// Try again later, or fix the deployment: the message stays on its queue (then the dead-letter queue, which
+    /// `hubtune redrive` replays once the cause is fixed).
     KeepMessage,
 }
 
@@ -43,8 +42,14 @@ pub fn create_failure(e: &Error) -> CreateFailure {
     }
     match e.class() {
         ErrorClass::Capacity => CreateFailure::Capacity,
-        ErrorClass::Permanent => CreateFailure::Refused,
-        ErrorClass::Retry | ErrorClass::Deployment => CreateFailure::KeepMessage,
+        // The request passed the validator built from SageMaker's own model before it was sent, and every field of it
+        // comes from the routes file, the hub document and the deployment, never from the dataset. A refusal now is
+        // the deployment's: a training role SageMaker cannot assume, a KMS key, subnet or image it cannot use (each a
+        // plain `ValidationException`, the code of a malformed request too). Rejecting the dataset would lose it for
+        // a fault that a fix and `hubtune redrive` repair, so the message stays.
+        ErrorClass::Permanent | ErrorClass::Retry | ErrorClass::Deployment => {
+            CreateFailure::KeepMessage
+        }
     }
 }
 
@@ -73,9 +78,10 @@ mod tests {
             create_failure(&aws("ResourceLimitExceeded", ErrorClass::Capacity)),
             Capacity
         );
+        // "Could not assume role …": a fault of the deployment, whatever the code says.
         assert_eq!(
             create_failure(&aws("ValidationException", ErrorClass::Permanent)),
-            Refused
+            KeepMessage
         );
         assert_eq!(
             create_failure(&aws("ThrottlingException", ErrorClass::Retry)),

@@ -43,7 +43,6 @@ pub enum RejectionReason {
     InvalidRequest,
     // The launch.
     JobNameCollision,
-    LaunchRefused,
 }
 
 impl RejectionReason {
@@ -77,7 +76,6 @@ impl RejectionReason {
             Self::TooManyTags => "too_many_tags",
             Self::InvalidRequest => "invalid_request",
             Self::JobNameCollision => "job_name_collision",
-            Self::LaunchRefused => "launch_refused",
         }
     }
 }
@@ -181,7 +179,7 @@ mod tests {
         for r in [
             RejectionReason::EmptyDataset,
             RejectionReason::ModelReferenceNotFound,
-            RejectionReason::LaunchRefused,
+            RejectionReason::JobNameCollision,
             RejectionReason::BadHubDocument,
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
