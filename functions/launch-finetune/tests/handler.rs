@@ -1425,34 +1425,6 @@ async fn a_payload_hubtune_does_not_understand_goes_to_the_dead_letter_queue_not
 
 // ---- The handler and `hubtune inspect` agree ----
 
-/// Every event fixture in fixtures/events/, one body per S3 record (so each record's ending can be seen alone).
-fn event_fixtures() -> Vec<(String, Value)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures/events/ is there")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for path in names {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        match body["Records"].as_array() {
-            Some(records) if records.len() > 1 => out.extend(
-                records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (format!("{name} record {i}"), json!({ "Records": [r] }))),
-            ),
-            _ => out.push((name, body)),
-        }
-    }
-    assert!(out.len() >= 8, "the event fixtures: {out:?}");
-    out
-}
-
 /// What the decision says launch-finetune does, in the terms the world shows.
 fn expected_ending(h: &hubtune::domain::handling::Handling) -> String {
     use hubtune::domain::handling::{Handling, LaunchHandling};
@@ -1510,7 +1482,7 @@ fn observed_ending(h: &Harness, came_back: &[String]) -> String {
 async fn every_event_fixture_ends_as_inspect_says() {
     use hubtune::domain::handling::{decide, Function};
     let mut endings = BTreeMap::new();
-    for (name, body) in event_fixtures() {
+    for (name, body) in hubtune::memory::event_fixtures() {
         let h = Harness::new();
         // The fixtures' dataset is there with good files, so a launch can be seen to happen.
         h.put_good("2026-11-27 release#1");

@@ -759,35 +759,6 @@ async fn one_completed_event_for_a_launched_job_costs_exactly_its_ten_calls() {
 
 // ---- The handler and `hubtune inspect` agree ----
 
-/// Every event fixture in fixtures/events/, one body per S3 record (so each record's ending can be seen alone).
-fn event_fixtures() -> Vec<(String, serde_json::Value)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures/events/ is there")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for path in names {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let body: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-        match body["Records"].as_array() {
-            Some(records) if records.len() > 1 => out.extend(
-                records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (format!("{name} record {i}"), json!({ "Records": [r] }))),
-            ),
-            _ => out.push((name, body)),
-        }
-    }
-    assert!(out.len() >= 8, "the event fixtures: {out:?}");
-    out
-}
-
 /// What the decision says training-state does, in the terms the world shows.
 fn expected_ending(h: &hubtune::domain::handling::Handling) -> String {
     use hubtune::domain::handling::{Handling, StateHandling};
@@ -828,7 +799,7 @@ async fn every_event_fixture_ends_as_inspect_says() {
     use hubtune::domain::handling::{decide, Function};
     use hubtune::domain::inbound::parse_message;
     let mut endings = std::collections::BTreeMap::new();
-    for (name, body) in event_fixtures() {
+    for (name, body) in hubtune::memory::event_fixtures() {
         let h = Harness::new();
         let inbound = parse_message(&body);
         assert_eq!(inbound.len(), 1, "{name}: one record per body");

@@ -7,6 +7,7 @@
 mod bus;
 mod clock;
 mod faults;
+mod fixtures;
 mod hub;
 mod jobs;
 mod objects;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub use bus::MemoryBus;
 pub use clock::ManualClock;
 pub use faults::{access_denied, capacity_refusal, server_error, throttled, Calls, Faults};
+pub use fixtures::event_fixtures;
 pub use hub::MemoryHub;
 pub use jobs::MemoryJobs;
 pub use objects::MemoryObjects;
