@@ -598,6 +598,7 @@ fn hyperparameters(
         .collect();
     if let Some((name, v)) = out
         .iter()
+        // Bytes equal SageMaker's UTF-16 units here: the encoding escapes every non-ASCII character as Python does.
         .find(|(_, v)| v.len() > MAX_HYPERPARAMETER_VALUE_LEN)
     {
         return Err(Rejection::new(RejectionReason::BadHyperparameter,
