@@ -51,13 +51,18 @@ pub struct StoredObject {
 pub struct ObjectHead {
     pub size: u64,
     pub etag: String,
+    /// The version S3 answered for (`x-amz-version-id`): absent on an unversioned bucket, `null` once suspended.
+    pub version_id: Option<String>,
 }
 
-/// The first bytes of an object and whether it is longer than that.
+/// The first bytes of an object and whether it is longer than that, with the ETag and version of the object they
+/// were read from (`None` when the object is empty or gone: no bytes were read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectStart {
     pub bytes: Vec<u8>,
     pub truncated: bool,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
 }
 
 /// A listing in key order, cut at the limit asked for; `more` says objects were left out.

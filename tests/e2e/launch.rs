@@ -476,7 +476,9 @@ async fn a_launch_makes_the_calls_its_guarantees_need_and_no_more() {
     let want: std::collections::BTreeMap<String, u64> = [
         // The run record (does a launch exist?), the JSONL head, the slot object.
         ("s3.GetObject", 3),
-        ("s3.ListObjectsV2", 1),
+        // The folder for the checks, and again just before CreateTrainingJob: a file overwritten since the checks
+        // is refused (`changed_after_checks`), not trained unchecked.
+        ("s3.ListObjectsV2", 2),
         // Slot, frozen manifest, record `Launching`, record `Launched` with its outbox flag.
         ("s3.PutObject", 4),
         ("sagemaker.CreateTrainingJob", 1),
@@ -490,5 +492,100 @@ async fn a_launch_makes_the_calls_its_guarantees_need_and_no_more() {
     let calls = env.calls_of(launch("02")).await;
     assert_eq!(calls.get("s3.GetObject"), Some(&1), "{calls:?}");
     assert_eq!(calls.values().sum::<u64>(), 1, "{calls:?}");
+    env.stop().await;
+}
+
+// ---- Lineage: what is checked is what is trained, and the record says which version ----
+
+/// On a versioned bucket the record keeps, for each file it froze, the size and ETag S3 listed and the version the
+/// ranged GET of a `.jsonl` file's head read (`x-amz-version-id`, only on the wire); a file the checks only listed
+/// (ListObjectsV2 names no version) has none.
+#[tokio::test]
+async fn on_a_versioned_bucket_the_record_keeps_each_checked_files_size_etag_and_version() {
+    let env = Env::start(Setup::default()).await;
+    let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    env.aws
+        .s3
+        .put_bucket_versioning()
+        .bucket(env.bucket())
+        .versioning_configuration(enabled)
+        .send()
+        .await
+        .expect("PutBucketVersioning");
+    let good = "{\"instruction\": \"hi\", \"response\": \"hello\"}\n";
+    env.drop_dataset(
+        "versioned",
+        &[("notes.csv", "a,b\n1,2\n"), ("train.jsonl", good)],
+    )
+    .await;
+    env.wait_for("Training Run Started", 1, T).await;
+    let job = only_job(&env).await;
+    let frozen = env.record(&job).await.frozen.expect("the frozen contents");
+    let mut versions = Vec::new();
+    for f in &frozen.files {
+        let head = env
+            .aws
+            .s3
+            .head_object()
+            .bucket(env.bucket())
+            .key(&f.key)
+            .send()
+            .await
+            .expect("HeadObject");
+        assert_eq!(f.etag, head.e_tag().unwrap_or_default().trim_matches('"'));
+        assert_eq!(Some(f.size as i64), head.content_length());
+        versions.push((
+            f.key.rsplit('/').next().unwrap_or_default().to_string(),
+            f.version_id.clone(),
+            head.version_id().map(str::to_string),
+        ));
+    }
+    let (csv, jsonl) = (&versions[0], &versions[1]);
+    assert_eq!(
+        (csv.0.as_str(), &csv.1),
+        ("notes.csv", &None),
+        "{versions:?}"
+    );
+    assert_eq!(jsonl.0, "train.jsonl");
+    assert!(jsonl.1.is_some(), "{versions:?}");
+    assert_eq!(jsonl.1, jsonl.2, "the version read is the current one");
+    env.stop().await;
+}
+
+/// A file overwritten after the checks, before the job is created (here: the first delivery crashed just before
+/// CreateTrainingJob, with the record and manifest written), is refused at the redelivery, not trained unchecked.
+#[tokio::test]
+async fn a_file_overwritten_between_the_checks_and_the_launch_is_refused_not_trained() {
+    let env = Env::start(Setup::default()).await;
+    hubtune::runtime::faults::arm("launch.before_create", "/overwritten/", 1);
+    env.drop_good("overwritten").await;
+    let start = std::time::Instant::now();
+    // Pump until the first delivery checked the dataset and crashed (the dispatcher moves only when pumped).
+    while hubtune::runtime::faults::remaining("launch.before_create", "/overwritten/") > 0 {
+        assert!(
+            start.elapsed() < T,
+            "the first delivery never reached CreateTrainingJob"
+        );
+        if env.pump().await.is_empty() {
+            // Polling the queues (a deadline above), not waiting for time to pass.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    env.put(
+        "datasets/support-bot/overwritten/train.jsonl",
+        b"{\"unchecked\": true}\n",
+    )
+    .await;
+    env.settle(T).await;
+    assert!(env.jobs().await.is_empty(), "{:?}", env.jobs().await);
+    let rejected = env.events("Dataset Rejected");
+    assert_eq!(rejected.len(), 1, "{rejected:#?}");
+    assert_eq!(rejected[0]["detail"]["reason"], "changed_after_checks");
+    assert_eq!(
+        rejected[0]["detail"]["file"],
+        "datasets/support-bot/overwritten/train.jsonl"
+    );
     env.stop().await;
 }

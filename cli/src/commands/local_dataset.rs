@@ -37,6 +37,7 @@ pub(crate) fn local_listing(
                     key: format!("{prefix}{rel}"),
                     etag,
                     size: bytes.len() as u64,
+                    version_id: None,
                 },
                 path,
             ));

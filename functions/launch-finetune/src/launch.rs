@@ -29,7 +29,7 @@ use hubtune::store::Decision;
 use std::sync::Arc;
 use tracing::Instrument;
 
-use crate::checks::check_dataset;
+use crate::checks::{changed_since_checks, check_dataset};
 use crate::enqueue::{busy, enqueue, Queued};
 use crate::outcome::{From, Outcome};
 use crate::report::{mark_refused, reject};
@@ -135,6 +135,9 @@ impl Launch<'_> {
         }
         let scope = format!("{} {}", self.job, self.d.location);
         let known = self.write_record(&planned, existing).await?;
+        if let Some(refused) = self.refuse_if_changed(&planned.frozen).await? {
+            return Ok(refused);
+        }
         crash_point("launch.before_create", &scope)?;
         let arn = match self.ctx.jobs.create(&planned.request).await {
             Ok(arn) => arn,
@@ -351,6 +354,24 @@ impl Launch<'_> {
                 Ok(Err(enqueue(ctx, config, queued, &why).await?))
             }
         }
+    }
+
+    /// The last look before money is spent: a frozen file overwritten or removed since the checks (say while the
+    /// dataset waited in the queue) would be trained unchecked, so the dataset is refused (`changed_after_checks`),
+    /// its record ends `Failed` and its slot is given back. Unless the job exists already (a crash after
+    /// CreateTrainingJob, then this redelivery): SageMaker has the manifest, and refusing would orphan a running job.
+    async fn refuse_if_changed(&self, frozen: &FrozenDataset) -> Result<Option<Outcome>> {
+        let changed = changed_since_checks(self.ctx, self.route, frozen).await?;
+        let Some(problems) = Problems::from_vec(changed) else {
+            return Ok(None);
+        };
+        if self.ours().await?.is_some() {
+            tracing::warn!(problems = ?problems, "files changed after the checks, but the job was created before: it stands");
+            return Ok(None);
+        }
+        release_slot(self.ctx, self.config, &self.route.name, self.job.as_str()).await?;
+        mark_refused(self.ctx, &self.key, problems.first()).await?;
+        Ok(Some(self.reject(problems).await?))
     }
 
     /// A job with our name exists: is it this dataset's? Its `hubtune:dataset` tag starts with the identity hash.

@@ -429,6 +429,19 @@ async fn a_launch_leaves_a_launched_run_record_a_frozen_manifest_a_held_slot_and
         [format!("{}train.jsonl", folder_key("recorded"))]
     );
     assert_eq!(frozen.total_bytes, GOOD_JSONL.len() as u64);
+    // Its lineage: the size, ETag and version the checks read (the version from the ranged GET of its head).
+    let train = Harness::uri(&format!("{}train.jsonl", folder_key("recorded")));
+    let file = &frozen.files[0];
+    let etag = h.world.objects.etag(&train).expect("the file's ETag");
+    assert_eq!(
+        (file.size, file.etag.as_str(), file.version_id.as_deref()),
+        (
+            GOOD_JSONL.len() as u64,
+            etag.as_str(),
+            h.world.objects.version(&train).as_deref()
+        )
+    );
+    assert!(file.version_id.is_some(), "{file:?}");
 
     // The manifest SageMaker reads lists exactly the checked file (not the marker).
     let manifest = h.config.deployment.manifest_key(&job).to_string();
@@ -1092,8 +1105,10 @@ async fn a_fresh_launch_costs_exactly_its_calls_and_a_duplicate_one_read() {
             // The run record (does a launch of this dataset exist?), the head of the one `.jsonl` file (its
             // check), and the route's slots object (compare-and-swap needs what it replaces).
             ("GetObject", 3),
-            // The folder, once: what is checked is what is frozen and trained.
-            ("ListObjectsV2", 1),
+            // The folder, twice: for the checks (what is checked is what is frozen), and again just before
+            // CreateTrainingJob, after the manifest is written, to refuse a file overwritten since the checks
+            // (one listing answers for up to 1,000 files; a HeadObject per file would cost one call each).
+            ("ListObjectsV2", 2),
             // The slot taken, the frozen manifest, the record `Launching` (before the job exists, so a crash
             // leaves a trace), the record `Launched` with its outbox flag (after the event was accepted).
             ("PutObject", 4),
@@ -1327,6 +1342,118 @@ async fn a_file_added_after_a_failed_first_delivery_is_not_trained_by_the_redeli
     assert!(h.land("retried").await.is_empty());
     assert_eq!(h.jobs().len(), 1);
     assert_eq!(h.manifest_files(&h.job_for("retried")), ["train.jsonl"]);
+}
+
+/// The dataset was refused for a changed file, `file`: nothing trained, the record ended, the slot given back, the
+/// message acknowledged.
+fn assert_refused_as_changed(h: &Harness, name: &str, file: &str) {
+    let job = h.job_for(name);
+    assert!(!h.jobs().contains(&job), "{:?}", h.jobs());
+    assert_eq!(h.world.calls().get("CreateTrainingJob"), None);
+    let rejected = h.events(DATASET_REJECTED);
+    assert_eq!(rejected.len(), 1, "{:#?}", h.world.bus.events());
+    assert_eq!(rejected[0].detail["reason"], "changed_after_checks");
+    assert_eq!(rejected[0].detail["file"], file);
+    assert!(h
+        .events(TRAINING_RUN_STARTED)
+        .iter()
+        .all(|e| e.detail["job_name"] != job.as_str()));
+    let r = h.record(&job).expect("the run record");
+    assert_eq!(r.status, RunStatus::Failed);
+    assert!(
+        h.slots().is_none_or(|s| s.holders.is_empty()),
+        "{:?}",
+        h.slots()
+    );
+}
+
+#[tokio::test]
+async fn a_file_overwritten_between_the_checks_and_the_launch_is_refused_not_trained() {
+    let h = Harness::new();
+    h.put_good("swapped");
+    let train = format!("{}train.jsonl", folder_key("swapped"));
+    // Right after the checks read its head, the file is replaced by one that would fail them.
+    h.world.objects.overwrite_after(
+        "GetObject",
+        &train,
+        &Harness::uri(&train),
+        "not json at all\n",
+    );
+    assert!(
+        h.land("swapped").await.is_empty(),
+        "the message is acknowledged"
+    );
+    assert_refused_as_changed(&h, "swapped", &train);
+    // A redelivery does not launch it either.
+    assert!(h.land("swapped").await.is_empty());
+    assert!(h.jobs().is_empty());
+}
+
+#[tokio::test]
+async fn a_file_overwritten_while_the_dataset_waits_in_the_queue_is_refused_not_trained() {
+    let h = Harness::with_route("max_concurrent_jobs = 1");
+    h.put_good("first");
+    h.put_good("waits");
+    assert!(h.land("first").await.is_empty());
+    assert!(h.land("waits").await.is_empty());
+    assert_eq!(h.queue().len(), 1);
+    let train = format!("{}train.jsonl", folder_key("waits"));
+    h.world
+        .objects
+        .insert(&Harness::uri(&train), "{\"unchecked\": true}\n");
+    h.free_slot_of(&h.job_for("first"));
+    h.world.reset_calls();
+    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    assert_eq!(
+        h.jobs(),
+        [h.job_for("first")],
+        "only the first dataset trains"
+    );
+    assert_refused_as_changed(&h, "waits", &train);
+}
+
+/// Overwritten between the listing and the read of its head: the bytes checked are not the object listed.
+#[tokio::test]
+async fn a_file_overwritten_while_it_is_checked_is_refused_before_a_record() {
+    let h = Harness::new();
+    h.put_good("midway");
+    let train = format!("{}train.jsonl", folder_key("midway"));
+    h.world.objects.overwrite_after(
+        "ListObjectsV2",
+        &folder_key("midway"),
+        &Harness::uri(&train),
+        GOOD_JSONL.repeat(2),
+    );
+    assert!(h.land("midway").await.is_empty());
+    let rejected = h.only_rejection();
+    assert_eq!(rejected.detail["reason"], "changed_after_checks");
+    assert_eq!(rejected.detail["file"], train.as_str());
+}
+
+/// The job was created before the crash, so SageMaker holds the manifest: a file changed before the redelivery does
+/// not turn the running job's record into a refusal (its slot and its record would be lost to a live job).
+#[tokio::test]
+async fn a_file_changed_after_the_job_was_created_does_not_refuse_the_running_job() {
+    let h = Harness::new();
+    h.put_good("created-then-changed");
+    let job = h.job_for("created-then-changed");
+    hubtune::runtime::faults::arm("launch.after_create", "created-then-changed", 1);
+    assert_eq!(h.land("created-then-changed").await, ["m0"]);
+    let train = format!("{}train.jsonl", folder_key("created-then-changed"));
+    h.world
+        .objects
+        .insert(&Harness::uri(&train), GOOD_JSONL.repeat(3));
+    assert!(h.land("created-then-changed").await.is_empty());
+    assert_eq!(h.jobs(), [job.as_str()]);
+    assert!(h.events(DATASET_REJECTED).is_empty());
+    assert_eq!(
+        h.record(&job).expect("the record").status,
+        RunStatus::Launched
+    );
+    assert_eq!(
+        h.slots().expect("slots").holders.keys().collect::<Vec<_>>(),
+        [&job]
+    );
 }
 
 #[tokio::test]

@@ -81,6 +81,34 @@ async fn a_completed_run_gets_its_manifest_beside_the_artifact() {
     assert_eq!(m.artifact_bytes, ARTIFACT_BYTES as u64);
 }
 
+/// Lineage: the published manifest names each file the job was given (the run record's frozen contents, which the
+/// launcher re-checked against S3 just before CreateTrainingJob) with its size, ETag and version, and no other.
+#[tokio::test]
+async fn the_published_manifest_lists_exactly_what_was_trained_with_size_etag_and_version() {
+    let h = Harness::new();
+    let job = h.completed("lineage").await;
+    let frozen = h.record(&job).frozen.expect("the record's frozen contents");
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+
+    let published = h
+        .world
+        .objects
+        .json(&h.manifest_uri(&job))
+        .expect("the manifest");
+    assert_eq!(
+        published["dataset_contents"],
+        json!([{
+            "key": format!("datasets/{ROUTE}/lineage/train.jsonl"),
+            "etag": "etag-train",
+            "size": DATASET_BYTES,
+            "version_id": "version-train",
+        }])
+    );
+    let m: ArtifactManifest = serde_json::from_value(published).unwrap();
+    assert_eq!(m.dataset_contents, frozen.files);
+    assert_eq!(m.dataset_files, m.dataset_contents.len());
+}
+
 #[tokio::test]
 async fn a_completed_run_moves_latest_json_to_its_job() {
     let h = Harness::new();

@@ -55,10 +55,15 @@ impl Aws {
                 return Ok(ObjectStart {
                     bytes: Vec::new(),
                     truncated: false,
+                    etag: None,
+                    version_id: None,
                 })
             }
             Err(e) => return Err(sdk_error(S3, OP, &e)),
         };
+        // A ranged GET answers the whole object's ETag and version: which object these bytes are from.
+        let etag = out.e_tag().map(strip_etag);
+        let version_id = out.version_id().map(str::to_string);
         let range = out.content_range().map(parse_content_range);
         let mut body = read_body(OP, out.body).await?;
         let truncated = match range {
@@ -76,6 +81,8 @@ impl Aws {
         Ok(ObjectStart {
             bytes: body,
             truncated,
+            etag,
+            version_id,
         })
     }
 
@@ -85,6 +92,7 @@ impl Aws {
             Ok(out) => Ok(Some(ObjectHead {
                 size: out.content_length().unwrap_or_default().max(0) as u64,
                 etag: strip_etag(out.e_tag().unwrap_or_default()),
+                version_id: out.version_id().map(str::to_string),
             })),
             Err(e) if is_s3_not_found(&e) => Ok(None),
             Err(e) => Err(sdk_error(S3, "HeadObject", &e)),
@@ -115,6 +123,8 @@ impl Aws {
                     key: key.to_string(),
                     etag: strip_etag(object.e_tag().unwrap_or_default()),
                     size: object.size().unwrap_or_default().max(0) as u64,
+                    // ListObjectsV2 names no version (ListObjectVersions would, at the price of every old one).
+                    version_id: None,
                 });
             }
         }

@@ -9,6 +9,9 @@ use crate::domain::naming::{identity_hash, JobName};
 use crate::domain::rejection::{Rejection, RejectionReason};
 use crate::domain::s3uri::{S3Uri, SAGEMAKER_MAX_S3_URI_LEN};
 
+mod frozen;
+pub use frozen::{changed_after_checks, version_id, DatasetFile, FrozenDataset};
+
 /// How much of each `.jsonl` file is checked: enough to catch a wrong format, cheap enough for every dataset.
 pub const JSONL_CHECK_BYTES: usize = 64 * 1024;
 
@@ -174,48 +177,6 @@ pub fn locate(config: &Config, o: &ObjectLanded, now: DateTime<Utc>) -> Result<L
     }))
 }
 
-/// One object of a dataset, as it was when checked. What is checked is what is trained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatasetFile {
-    pub key: String,
-    pub etag: String,
-    pub size: u64,
-}
-
-/// The dataset's contents, frozen at check time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FrozenDataset {
-    pub location: S3Uri,
-    pub files: Vec<DatasetFile>,
-    pub total_bytes: u64,
-}
-
-impl FrozenDataset {
-    /// A SageMaker manifest file (`S3DataType: ManifestFile`): the common prefix, then each key relative to it.
-    pub fn manifest_json(&self) -> String {
-        let base = if self.location.key().ends_with('/') {
-            self.location.clone()
-        } else {
-            S3Uri::new(
-                self.location.bucket(),
-                self.location
-                    .key()
-                    .rsplit_once('/')
-                    .map(|(d, _)| format!("{d}/"))
-                    .unwrap_or_default(),
-            )
-            .expect("same bucket")
-        };
-        let mut items = vec![serde_json::json!({ "prefix": base.to_string() })];
-        items.extend(
-            self.files
-                .iter()
-                .map(|f| serde_json::Value::String(f.key[base.key().len()..].to_string())),
-        );
-        serde_json::to_string(&items).expect("strings serialize")
-    }
-}
-
 /// Files that are not data: the marker, folder placeholders, and the `_`/`.`-prefixed files that Spark, Hadoop and
 /// desktop tools leave behind.
 pub fn is_data_file(key: &str, route: &Route) -> bool {
@@ -318,7 +279,8 @@ fn check_file(route: &Route, location: &S3Uri, f: &DatasetFile) -> Vec<Rejection
             .at(f.key.clone(), None),
         ),
     }
-    let uri_len = 5 + location.bucket().len() + 1 + f.key.len();
+    // SageMaker counts its S3Uri limit in UTF-16 units, as its model does (not UTF-8 bytes: that refused non-ASCII).
+    let uri_len = 5 + location.bucket().len() + 1 + f.key.encode_utf16().count();
     if uri_len > SAGEMAKER_MAX_S3_URI_LEN {
         problems.push(
             Rejection::new(RejectionReason::UriTooLong,
@@ -572,6 +534,7 @@ trigger = "object"
             key: key.into(),
             etag: "e".into(),
             size,
+            version_id: None,
         }
     }
 

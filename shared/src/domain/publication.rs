@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::dataset::DatasetFile;
 use crate::domain::job::JobDescription;
 use crate::domain::run::RunRecord;
 use crate::domain::s3uri::S3Uri;
@@ -27,6 +28,11 @@ pub struct ArtifactManifest {
     pub dataset_sort_key: String,
     pub dataset_files: usize,
     pub dataset_bytes: u64,
+    /// Exactly what the job was given (its frozen manifest): each file's key, size, ETag and, where S3 named one,
+    /// version id. The launcher re-checked these against S3 just before CreateTrainingJob. Absent from manifests
+    /// published before lineage was kept.
+    #[serde(default)]
+    pub dataset_contents: Vec<DatasetFile>,
     pub model_id: String,
     pub hub_content_arn: Option<String>,
     pub hub_content_version: Option<String>,
@@ -127,6 +133,11 @@ impl ArtifactManifest {
             dataset_sort_key: d.map(|d| d.sort_key()).unwrap_or_default(),
             dataset_files: r.frozen.as_ref().map(|f| f.files.len()).unwrap_or(0),
             dataset_bytes: r.frozen.as_ref().map(|f| f.total_bytes).unwrap_or(0),
+            dataset_contents: r
+                .frozen
+                .as_ref()
+                .map(|f| f.files.clone())
+                .unwrap_or_default(),
             model_id: r.model_id.clone(),
             hub_content_arn: r.hub_content_arn.clone(),
             hub_content_version: r.hub_content_version.clone(),

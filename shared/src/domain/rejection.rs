@@ -43,6 +43,8 @@ pub enum RejectionReason {
     InvalidRequest,
     // The launch.
     JobNameCollision,
+    /// A checked file was overwritten or removed before the job started: it would be trained unchecked.
+    ChangedAfterChecks,
 }
 
 impl RejectionReason {
@@ -76,6 +78,7 @@ impl RejectionReason {
             Self::TooManyTags => "too_many_tags",
             Self::InvalidRequest => "invalid_request",
             Self::JobNameCollision => "job_name_collision",
+            Self::ChangedAfterChecks => "changed_after_checks",
         }
     }
 }
@@ -181,6 +184,7 @@ mod tests {
             RejectionReason::ModelReferenceNotFound,
             RejectionReason::JobNameCollision,
             RejectionReason::BadHubDocument,
+            RejectionReason::ChangedAfterChecks,
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }

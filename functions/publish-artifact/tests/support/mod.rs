@@ -158,6 +158,7 @@ impl Harness {
                 key: format!("{folder}train.jsonl"),
                 etag: "etag-train".into(),
                 size: DATASET_BYTES,
+                version_id: Some("version-train".into()),
             }],
             total_bytes: DATASET_BYTES,
         };

@@ -142,6 +142,7 @@ impl Harness {
                 key: format!("{folder}train.jsonl"),
                 etag: "etag-train".into(),
                 size: 42,
+                version_id: None,
             }],
             total_bytes: 42,
         };
