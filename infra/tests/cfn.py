@@ -25,12 +25,16 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PARTITION = "aws"
 STACK = "hubtune-test"
+# The stack id as CloudFormation makes it: the derived job prefix takes the UUID's first group.
+STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/1c2fa620-982a-11e3-aff7-50e2416294e0"
 
 # Values for the parameters that have no default: what a user types at `sam deploy --guided`.
 REQUIRED_PARAMS = {
     "DatasetBucketName": "data-bkt",
     "HubName": "my-hub",
     "RoutesFileUri": "s3://cfg-bkt/conf/hubtune.toml",
+    # An explicit prefix keeps the job ARNs of the IAM tests readable; test_wiring's derived-prefix test passes "".
+    "JobPrefix": "hubtune",
 }
 
 
@@ -105,6 +109,7 @@ class Resolver:
             "AWS::Region": REGION,
             "AWS::Partition": PARTITION,
             "AWS::StackName": STACK,
+            "AWS::StackId": STACK_ID,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": NO_VALUE,
         }

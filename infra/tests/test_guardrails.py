@@ -146,3 +146,21 @@ def test_every_tag_key_the_launcher_sends_is_allowed(template):
 
 def test_the_launcher_sends_the_deployment_tag_the_guardrail_requires():
     assert "hubtune:deployment" in _tag_keys_hubtune_sends()
+
+
+def test_the_functions_get_the_guardrails_they_check_routes_against(template):
+    """Item 2: the routes file is refused at read time by the same values the IAM conditions hold."""
+    resolver = cfn.Resolver(template, {"TrainingInstanceTypes": "ml.g5.2xlarge,ml.p4d.24xlarge",
+                                       "MaxTrainingRuntimeSeconds": "3600", "RouteTagKeys": "team",
+                                       "RequireNetworkIsolation": "true", "TrainingSubnetIds": "subnet-1,subnet-2"})
+    env = {k: resolver.resolve(v) for k, v in template["Globals"]["Function"]["Environment"]["Variables"].items()}
+    assert env["HUBTUNE_ALLOWED_INSTANCE_TYPES"] == "ml.g5.2xlarge,ml.p4d.24xlarge"
+    assert env["HUBTUNE_MAX_RUNTIME_CAP_SECONDS"] == "3600"
+    assert env["HUBTUNE_ALLOWED_TAG_KEYS"].split(",") == ["hubtune:route", "hubtune:dataset", "hubtune:deployment", "team"]
+    assert env["HUBTUNE_REQUIRE_NETWORK_ISOLATION"] == "true"
+    assert env["HUBTUNE_REQUIRED_SUBNETS"] == "subnet-1,subnet-2"
+    defaults = cfn.Resolver(template)
+    tags = defaults.resolve(template["Globals"]["Function"]["Environment"]["Variables"]["HUBTUNE_ALLOWED_TAG_KEYS"])
+    # Empty RouteTagKeys: the value is still set (an unset one would mean "any key" to hubtune).
+    assert [k for k in tags.split(",") if k] == ["hubtune:route", "hubtune:dataset", "hubtune:deployment"]
+    assert defaults.resolve(template["Globals"]["Function"]["Environment"]["Variables"]["HUBTUNE_REQUIRED_SUBNETS"]) == ""

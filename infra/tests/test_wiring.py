@@ -38,6 +38,8 @@ RULES = {
 ENV_VARS = {
     "HUBTUNE_CONFIG", "HUBTUNE_BUCKET", "HUBTUNE_STATE_PREFIX", "HUBTUNE_OUTPUT_PREFIX", "HUBTUNE_DATASET_PREFIX",
     "HUBTUNE_JOB_PREFIX", "HUBTUNE_EVENT_BUS", "HUBTUNE_DEPLOYMENT", "HUBTUNE_TRAINING_ROLE_ARN", "RUST_LOG",
+    "HUBTUNE_ALLOWED_INSTANCE_TYPES", "HUBTUNE_MAX_RUNTIME_CAP_SECONDS", "HUBTUNE_ALLOWED_TAG_KEYS",
+    "HUBTUNE_REQUIRE_NETWORK_ISOLATION", "HUBTUNE_REQUIRED_SUBNETS",
 }
 
 
@@ -231,6 +233,11 @@ def test_environment_of_every_function(template, resolver):
         "HUBTUNE_DEPLOYMENT": "hubtune",
         "HUBTUNE_TRAINING_ROLE_ARN": f"arn:aws:iam::{cfn.ACCOUNT}:role/{cfn.STACK}-TrainingRole-ABC123",
         "RUST_LOG": "info",
+        "HUBTUNE_ALLOWED_INSTANCE_TYPES": "ml.g5.2xlarge,ml.g5.4xlarge,ml.g5.12xlarge",
+        "HUBTUNE_MAX_RUNTIME_CAP_SECONDS": "86400",
+        "HUBTUNE_ALLOWED_TAG_KEYS": "hubtune:route,hubtune:dataset,hubtune:deployment,",
+        "HUBTUNE_REQUIRE_NETWORK_ISOLATION": "false",
+        "HUBTUNE_REQUIRED_SUBNETS": "",
     }
 
 
@@ -391,13 +398,13 @@ def test_the_example_routes_files_do_not_override_the_stacks_training_role():
     "prefix, ok",
     [("hubtune", True), ("ft", True), ("a", True), ("team-2", True), ("a--b", True), ("x" * 20, True),
      ("Hubtune", False), ("hubtune-", False), ("-hubtune", False), ("hub_tune", False), ("x" * 21, False),
-     ("", False)],
+     ("", True)],
 )
 def test_job_prefix_keeps_job_names_valid(template, prefix, ok):
     spec = template["Parameters"]["JobPrefix"]
     accepted = re.fullmatch(spec["AllowedPattern"], prefix) is not None and len(prefix) <= spec["MaxLength"]
     assert accepted is ok
-    if ok:
+    if ok and prefix:
         # <prefix>-<route slug>-<64-bit hash>: even with the longest prefix a slug of 20 fits in 63 characters.
         name = f"{prefix}-{'r' * 20}-{'0' * 16}"
         assert len(name) <= 63
@@ -431,7 +438,7 @@ def test_parameter_patterns(template, name, value, ok):
 def test_parameter_defaults(template):
     params = template["Parameters"]
     expected = {
-        "JobPrefix": "hubtune", "CreateDatasetBucket": "true", "DatasetPrefix": "datasets/", "MarkerSuffix": "_SUCCESS",
+        "JobPrefix": "", "CreateDatasetBucket": "true", "DatasetPrefix": "datasets/", "MarkerSuffix": "_SUCCESS",
         "StatePrefix": "hubtune/state/", "OutputPrefix": "hubtune/output/", "TrainingRoleArn": "",
         "NotificationEmail": "", "EventBusName": "hubtune", "DeploymentName": "hubtune", "KmsKeyArn": "",
         "SweepSchedule": "rate(5 minutes)", "LogLevel": "info", "CheckpointPrefix": "hubtune/checkpoints/",
@@ -540,3 +547,36 @@ def test_the_local_stack_provisions_from_this_template():
         assert [t["Id"] for t in rules[lid].targets] == targets, lid
     bucket = next(iter(plan.buckets.values()))
     assert bucket.name == "hubtune-local" and bucket.versioned and bucket.eventbridge
+
+
+def _job_prefix_uses(resolver: cfn.Resolver) -> set[str]:
+    """Every place the template spells the job prefix: the functions' variable, the rule's prefix, IAM's job ARNs."""
+    uses = {resolver.resolve(template_env(resolver)["HUBTUNE_JOB_PREFIX"])}
+    rule = resolver.props("TrainingJobStateChangeRule")["EventPattern"]["detail"]["TrainingJobName"]
+    uses |= {p["prefix"].removesuffix("-") for p in rule}
+    for lid in resolver.resources("AWS::IAM::Role"):
+        for st in cfn.role_statements(resolver, lid):
+            for res in cfn.as_list(st.get("Resource", [])):
+                if isinstance(res, str) and ":training-job/" in res:
+                    uses.add(res.split(":training-job/", 1)[1].removesuffix("-*"))
+    return uses
+
+
+def template_env(resolver: cfn.Resolver) -> dict:
+    return resolver.template["Globals"]["Function"]["Environment"]["Variables"]
+
+
+@pytest.mark.parametrize("stack_uuid", ["1c2fa620-982a-11e3-aff7-50e2416294e0", "00000000-0000-0000-0000-000000000000"])
+def test_an_empty_job_prefix_is_the_stacks_own_everywhere(template, stack_uuid):
+    """Item 4: two stacks with the defaults get two prefixes, valid job-name starts, and every use agrees."""
+    resolver = cfn.Resolver(template, {"JobPrefix": ""})
+    resolver.pseudo["AWS::StackId"] = cfn.STACK_ID.rsplit("/", 1)[0] + "/" + stack_uuid
+    uses = _job_prefix_uses(resolver)
+    expected = "hubtune" + stack_uuid.split("-")[0]
+    assert uses == {expected}
+    spec = template["Parameters"]["JobPrefix"]
+    assert re.fullmatch(spec["AllowedPattern"], expected) and len(expected) <= spec["MaxLength"]
+    # The old fixed prefix's rule (prefix "hubtune-") does not reach a derived prefix's jobs.
+    assert not f"{expected}-chat-{'0' * 16}".startswith("hubtune-")
+    given = cfn.Resolver(template, {"JobPrefix": "ft-team2"})
+    assert _job_prefix_uses(given) == {"ft-team2"}

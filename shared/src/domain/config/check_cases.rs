@@ -137,6 +137,8 @@ pub fn cases() -> Vec<Case> {
     all.extend(key_lengths());
     all.extend(accepted_cases());
     all.extend(whole_request_cases());
+    all.extend(guardrail_cases());
+    all.extend(trigger_cases());
     all
 }
 
@@ -303,5 +305,52 @@ fn whole_request_cases() -> Vec<Case> {
                 Expect::Accepted,
             )
         },
+    ]
+}
+
+/// A route with `route` lines in a deployment with the guardrail `lines` (issue 13 item 2): what IAM would refuse
+/// with AccessDenied after an upload, the check refuses first, naming the route's key.
+fn guarded(name: &'static str, lines: &str, route: &str, check: Expect) -> Case {
+    Case {
+        deployment: lines.into(),
+        ..case(name, route, check)
+    }
+}
+
+const VPC: &str = "vpc = { subnets = [\"subnet-1\"], security_group_ids = [\"sg-1\"] }";
+
+fn guardrail_cases() -> Vec<Case> {
+    let types = "allowed_instance_types = [\"ml.g5.2xlarge\", \"ml.g5.4xlarge\"]";
+    let cap = "max_runtime_cap_seconds = 3600";
+    let tags = "allowed_tag_keys = [\"team\"]";
+    let subnets = "required_subnets = [\"subnet-1\", \"subnet-2\"]";
+    #[rustfmt::skip]
+    let all = vec![
+        guarded("an instance type outside the guardrail", types, "instance_type = \"ml.p4d.24xlarge\"", refused("routes.a.instance_type", "allowed_instance_types")),
+        guarded("an instance type inside the guardrail", types, "instance_type = \"ml.g5.4xlarge\"", Expect::Accepted),
+        guarded("a runtime above the guardrail's cap", cap, "max_runtime_seconds = 3601", refused("routes.a.max_runtime_seconds", "max_runtime_cap_seconds 3600")),
+        guarded("a runtime at the guardrail's cap", cap, "max_runtime_seconds = 3600", Expect::Accepted),
+        guarded("a guardrail cap of zero", "max_runtime_cap_seconds = 0", "", refused("deployment.max_runtime_cap_seconds", "must be 1")),
+        guarded("a tag key outside the guardrail", tags, "tags = { team = \"x\", owner = \"y\" }", refused("routes.a.tags", "`owner` is not among")),
+        guarded("a tag key inside the guardrail", tags, "tags = { team = \"x\" }", Expect::Accepted),
+        guarded("any tag when the guardrail allows none", "allowed_tag_keys = []", "tags = { team = \"x\" }", refused("routes.a.tags", "allowed_tag_keys")),
+        guarded("no VPC where the guardrail requires subnets", subnets, "", refused("routes.a.vpc", "requires a [vpc] table")),
+        guarded("a subnet outside the guardrail", subnets, "vpc = { subnets = [\"subnet-1\", \"subnet-9\"], security_group_ids = [\"sg-1\"] }", refused("routes.a.vpc.subnets", "`subnet-9` is not among")),
+        Case {
+            defaults: VPC.into(),
+            ..guarded("subnets inside the guardrail", subnets, "", Expect::Accepted)
+        },
+        guarded("a guardrail that is not a list", "allowed_instance_types = \"ml.g5.2xlarge\"", "", refused("deployment.allowed_instance_types", "")),
+    ];
+    all
+}
+
+/// Issue 13 item 5: a route's `marker` or `trigger` the deployment's S3 rule does not deliver is refused (offline,
+/// the rule is the template's default: keys ending in `_SUCCESS`), naming the template parameter to change.
+fn trigger_cases() -> Vec<Case> {
+    vec![
+        case("a marker the template's default rule never delivers", "marker = \"_DONE\"", refused("routes.a.marker", "MarkerSuffix")),
+        case("an object trigger under the template's default rule", "trigger = \"object\"", refused("routes.a.trigger", "MarkerSuffix to empty")),
+        case("the default marker, spelt out", "marker = \"_SUCCESS\"", Expect::Accepted),
     ]
 }

@@ -105,3 +105,79 @@ fn the_table_refuses_and_accepts() {
         .iter()
         .any(|c| c.check == Expect::Accepted && c.plan != Expect::Accepted));
 }
+
+/// The template's values (environment variables) override the `[deployment]` guardrails, a bad one is named, and
+/// an unset one leaves the table's.
+#[test]
+fn the_environment_sets_the_guardrails() {
+    let file = "[deployment]\nbucket = \"bkt\"\nallowed_instance_types = [\"ml.g5.2xlarge\"]\n\
+                [routes.a]\nprefix = \"d/\"\nhub = \"h\"\nmodel_id = \"m\"\nrole_arn = \"arn:aws:iam::111122223333:role/R\"\n\
+                instance_type = \"ml.p4d.24xlarge\"\ntags = { team = \"x\" }\nmax_runtime_seconds = 7200\n";
+    let e = parse(file, &DeploymentEnv::default(), None).unwrap_err();
+    assert!(e.to_string().starts_with("routes.a.instance_type:"), "{e}");
+    let env = |f: fn(&mut DeploymentEnv)| {
+        let mut e = DeploymentEnv {
+            allowed_instance_types: Some("ml.g5.2xlarge, ml.p4d.24xlarge".into()),
+            ..Default::default()
+        };
+        f(&mut e);
+        e
+    };
+    let ok = parse(file, &env(|_| {}), None).unwrap();
+    let g = &ok.deployment.guardrails;
+    assert_eq!(
+        g.allowed_instance_types,
+        ["ml.g5.2xlarge", "ml.p4d.24xlarge"]
+    );
+    assert_eq!(
+        (g.max_runtime_cap_seconds, &g.allowed_tag_keys),
+        (None, &None)
+    );
+    let refused = |f: fn(&mut DeploymentEnv)| parse(file, &env(f), None).unwrap_err().to_string();
+    let e = refused(|e| e.allowed_tag_keys = Some("hubtune:route,owner,".into()));
+    assert!(
+        e.starts_with("routes.a.tags:") && e.contains("`team`"),
+        "{e}"
+    );
+    let e = refused(|e| e.max_runtime_cap_seconds = Some("3600".into()));
+    assert!(e.starts_with("routes.a.max_runtime_seconds:"), "{e}");
+    let e = refused(|e| e.max_runtime_cap_seconds = Some("a day".into()));
+    assert!(e.starts_with("deployment.max_runtime_cap_seconds:"), "{e}");
+    let e = refused(|e| e.required_subnets = Some("subnet-1".into()));
+    assert!(e.starts_with("routes.a.vpc:"), "{e}");
+    let e = refused(|e| e.require_network_isolation = Some("yes".into()));
+    assert!(
+        e.starts_with("deployment.require_network_isolation:"),
+        "{e}"
+    );
+    let isolated = parse(
+        file,
+        &env(|e| e.require_network_isolation = Some("true".into())),
+        None,
+    );
+    assert!(
+        isolated
+            .unwrap()
+            .deployment
+            .guardrails
+            .require_network_isolation
+    );
+}
+
+/// Network isolation and the hub's default instance type are the recipe's: only the plan (doctor) sees them.
+#[test]
+fn the_job_guardrails_see_the_recipe() {
+    use crate::domain::config::Guardrails;
+    let open = Guardrails::default();
+    assert_eq!(open.job_refusal("ml.p4d.24xlarge", false), None);
+    let g = Guardrails {
+        allowed_instance_types: vec!["ml.g5.2xlarge".into()],
+        require_network_isolation: true,
+        ..Default::default()
+    };
+    assert_eq!(g.job_refusal("ml.g5.2xlarge", true), None);
+    let e = g.job_refusal("ml.g5.2xlarge", false).unwrap();
+    assert!(e.contains("network isolation"), "{e}");
+    let e = g.job_refusal("ml.p4d.24xlarge", true).unwrap();
+    assert!(e.contains("allowed_instance_types"), "{e}");
+}

@@ -1,8 +1,8 @@
 //! The `[deployment]` table, overridden by the environment's values: where hubtune keeps its state and output.
 
 use crate::domain::config::model::{
-    invalid, ConfigError, Deployment, DeploymentEnv, DEFAULT_EVENT_BUS, DEFAULT_OUTPUT_PREFIX,
-    DEFAULT_STATE_PREFIX,
+    invalid, Config, ConfigError, Deployment, DeploymentEnv, Guardrails, Route, DEFAULT_EVENT_BUS,
+    DEFAULT_OUTPUT_PREFIX, DEFAULT_STATE_PREFIX,
 };
 use crate::domain::config::raw::RawDeployment;
 use crate::domain::config::route::location;
@@ -65,5 +65,123 @@ pub(crate) fn deployment(
         event_bus,
         region: pick(&env.region, &raw.region).unwrap_or_else(|| "us-east-1".into()),
         training_role_arn: pick(&env.training_role_arn, &raw.training_role_arn),
+        guardrails: guardrails(raw, env)?,
     })
+}
+
+/// A comma-separated environment value as a list (the template joins its CommaDelimitedList parameters so).
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The guardrails: each environment variable overrides its `[deployment]` key.
+fn guardrails(raw: &RawDeployment, env: &DeploymentEnv) -> Result<Guardrails, ConfigError> {
+    let cap = match (&env.max_runtime_cap_seconds, raw.max_runtime_cap_seconds) {
+        (Some(v), _) => Some(v.trim().parse::<i64>().map_err(|_| {
+            invalid(
+                "deployment.max_runtime_cap_seconds",
+                format!("`{v}` is not a number of seconds"),
+            )
+        })?),
+        (None, v) => v,
+    };
+    let cap = cap
+        .map(|c| u32::try_from(c).ok().filter(|c| *c > 0))
+        .map(|c| {
+            c.ok_or_else(|| {
+                invalid(
+                    "deployment.max_runtime_cap_seconds",
+                    "must be 1 to 4294967295",
+                )
+            })
+        })
+        .transpose()?;
+    let isolation = match env.require_network_isolation.as_deref().map(str::trim) {
+        Some("true") => true,
+        Some("false") => false,
+        Some(v) => {
+            return Err(invalid(
+                "deployment.require_network_isolation",
+                format!("`{v}` is neither true nor false"),
+            ))
+        }
+        None => raw.require_network_isolation.unwrap_or(false),
+    };
+    let pick_list =
+        |e: &Option<String>, r: &Option<Vec<String>>| e.as_deref().map(list).or_else(|| r.clone());
+    Ok(Guardrails {
+        allowed_instance_types: pick_list(&env.allowed_instance_types, &raw.allowed_instance_types)
+            .unwrap_or_default(),
+        max_runtime_cap_seconds: cap,
+        allowed_tag_keys: pick_list(&env.allowed_tag_keys, &raw.allowed_tag_keys),
+        require_network_isolation: isolation,
+        required_subnets: pick_list(&env.required_subnets, &raw.required_subnets)
+            .unwrap_or_default(),
+    })
+}
+
+/// Every route within the deployment's guardrails, or the first one beyond them, named like a bad route key: IAM
+/// would refuse its job with AccessDenied after the upload, so the routes file is refused before it.
+pub(crate) fn check_guardrails(config: &Config) -> Result<(), ConfigError> {
+    let g = &config.deployment.guardrails;
+    config
+        .routes
+        .iter()
+        .try_for_each(|r| route_guardrails(g, r))
+}
+
+fn route_guardrails(g: &Guardrails, r: &Route) -> Result<(), ConfigError> {
+    let at = |key: &str| format!("routes.{}.{key}", r.name);
+    let t = &r.training;
+    if let Some(i) = &t.instance_type {
+        if let Some(m) = g.instance_refusal(i) {
+            return Err(invalid(at("instance_type"), m));
+        }
+    }
+    if let (Some(s), Some(cap)) = (t.max_runtime_seconds, g.max_runtime_cap_seconds) {
+        if s > cap {
+            return Err(invalid(at("max_runtime_seconds"), format!("{s} is above the deployment's max_runtime_cap_seconds {cap}: IAM would refuse the job")));
+        }
+    }
+    if let Some(allowed) = &g.allowed_tag_keys {
+        if let Some(k) = t.tags.keys().find(|k| !allowed.contains(k)) {
+            return Err(invalid(at("tags"), format!("tag key `{k}` is not among the deployment's allowed_tag_keys [{}] (the template's RouteTagKeys): IAM would refuse the job", allowed.join(", "))));
+        }
+    }
+    if g.required_subnets.is_empty() {
+        return Ok(());
+    }
+    let subnets = t
+        .vpc
+        .as_ref()
+        .map(|v| v.subnets.as_slice())
+        .unwrap_or_default();
+    if subnets.is_empty() {
+        return Err(invalid(at("vpc"), format!("the deployment requires a [vpc] table with subnets among [{}]: IAM would refuse a job outside them", g.required_subnets.join(", "))));
+    }
+    match subnets.iter().find(|s| !g.required_subnets.contains(s)) {
+        Some(s) => Err(invalid(at("vpc.subnets"), format!("subnet `{s}` is not among the deployment's required_subnets [{}]: IAM would refuse the job", g.required_subnets.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+impl Guardrails {
+    /// Why the guardrails refuse this instance type, if they do.
+    pub fn instance_refusal(&self, instance: &str) -> Option<String> {
+        (!self.allowed_instance_types.is_empty()
+            && !self.allowed_instance_types.iter().any(|a| a == instance))
+        .then(|| format!("`{instance}` is not among the deployment's allowed_instance_types [{}] (the template's TrainingInstanceTypes): IAM would refuse the job", self.allowed_instance_types.join(", ")))
+    }
+
+    /// Why the guardrails refuse the job the model reference's recipe makes (its instance type, the hub's default
+    /// when the route sets none, and its network isolation), if they do: only a plan knows these.
+    pub fn job_refusal(&self, instance: &str, network_isolation: bool) -> Option<String> {
+        self.instance_refusal(instance).or_else(|| {
+            (self.require_network_isolation && !network_isolation).then(|| "the deployment requires network isolation (require_network_isolation, the template's RequireNetworkIsolation) and the model reference trains with the network: IAM would refuse the job".to_string())
+        })
+    }
 }

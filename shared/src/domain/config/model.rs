@@ -96,6 +96,25 @@ pub struct Deployment {
     pub event_bus: String,
     pub region: String,
     pub training_role_arn: Option<String>,
+    /// What the template's IAM conditions allow a training job (empty: no limit); a route beyond them is refused
+    /// when the routes file is read, before any upload or job.
+    pub guardrails: Guardrails,
+}
+
+/// The deployment's limits on spend and placement, mirrored from the template's CreateTrainingJob conditions
+/// (`TrainingInstanceTypes`, `MaxTrainingRuntimeSeconds`, `RouteTagKeys`, `RequireNetworkIsolation`,
+/// `TrainingSubnetIds`). Each is unset by default: a routes file without them is checked as before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Guardrails {
+    /// Instance types a job may use; empty: any.
+    pub allowed_instance_types: Vec<String>,
+    pub max_runtime_cap_seconds: Option<u32>,
+    /// Tag keys a route may add besides hubtune's own; `None`: any key.
+    pub allowed_tag_keys: Option<Vec<String>>,
+    /// Jobs must be network isolated: the model reference's recipe decides, so the plan checks it.
+    pub require_network_isolation: bool,
+    /// Subnets every job must run in (all of a route's subnets must be among them); empty: no VPC required.
+    pub required_subnets: Vec<String>,
 }
 
 impl Deployment {
@@ -178,6 +197,13 @@ pub struct DeploymentEnv {
     pub name: Option<String>,
     pub region: Option<String>,
     pub training_role_arn: Option<String>,
+    /// The guardrails (`HUBTUNE_ALLOWED_INSTANCE_TYPES` and the others, see runtime::env), raw text: parsed with
+    /// the `[deployment]` table so that a bad value is named like a bad key.
+    pub allowed_instance_types: Option<String>,
+    pub max_runtime_cap_seconds: Option<String>,
+    pub allowed_tag_keys: Option<String>,
+    pub require_network_isolation: Option<String>,
+    pub required_subnets: Option<String>,
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

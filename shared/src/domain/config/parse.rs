@@ -1,7 +1,7 @@
 //! From the routes file's text to a `Config`: syntax and shape, then the deployment, every route, and the rules
 //! across routes.
 
-use crate::domain::config::deployment::deployment;
+use crate::domain::config::deployment::{check_guardrails, deployment};
 use crate::domain::config::model::{invalid, Config, ConfigError, DeploymentEnv};
 use crate::domain::config::prefixes::{check_forwarded, check_prefixes};
 use crate::domain::config::raw::RawFile;
@@ -39,6 +39,7 @@ pub fn parse(
         source,
     };
     check_prefixes(&config)?;
+    check_guardrails(&config)?;
     if let Some(p) = &env.dataset_prefix {
         check_forwarded(&config, p)?;
     }

@@ -28,6 +28,11 @@ pub(crate) struct RawDeployment {
     pub(crate) event_bus: Option<String>,
     pub(crate) region: Option<String>,
     pub(crate) training_role_arn: Option<String>,
+    pub(crate) allowed_instance_types: Option<Vec<String>>,
+    pub(crate) max_runtime_cap_seconds: Option<i64>,
+    pub(crate) allowed_tag_keys: Option<Vec<String>>,
+    pub(crate) require_network_isolation: Option<bool>,
+    pub(crate) required_subnets: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
