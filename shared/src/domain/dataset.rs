@@ -373,7 +373,11 @@ prefix = "raw/"
 model_id = "m"
 trigger = "object"
 "#,
-            &DeploymentEnv::default(),
+            // Route `raw`'s object trigger needs a rule that delivers every object.
+            &DeploymentEnv {
+                delivered_markers: Some("*".into()),
+                ..Default::default()
+            },
             None,
         )
         .unwrap()

@@ -197,6 +197,9 @@ pub struct DeploymentEnv {
     pub name: Option<String>,
     pub region: Option<String>,
     pub training_role_arn: Option<String>,
+    /// What the deployment's S3 rule delivers to the launcher (`HUBTUNE_DELIVERED_MARKERS`): key suffixes separated
+    /// by commas, or `*` for every object; unset: the template's default (`_SUCCESS`). See `route::check_delivered`.
+    pub delivered_markers: Option<String>,
     /// The guardrails (`HUBTUNE_ALLOWED_INSTANCE_TYPES` and the others, see runtime::env), raw text: parsed with
     /// the `[deployment]` table so that a bad value is named like a bad key.
     pub allowed_instance_types: Option<String>,

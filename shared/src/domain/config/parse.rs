@@ -5,7 +5,7 @@ use crate::domain::config::deployment::{check_guardrails, deployment};
 use crate::domain::config::model::{invalid, Config, ConfigError, DeploymentEnv};
 use crate::domain::config::prefixes::{check_forwarded, check_prefixes};
 use crate::domain::config::raw::RawFile;
-use crate::domain::config::route::route;
+use crate::domain::config::route::{check_delivered, route};
 use crate::domain::s3uri::S3Uri;
 
 /// Parse and validate a routes file. `source` is where it came from (for the never-trigger rule).
@@ -40,6 +40,7 @@ pub fn parse(
     };
     check_prefixes(&config)?;
     check_guardrails(&config)?;
+    check_delivered(&config.routes, env.delivered_markers.as_deref())?;
     if let Some(p) = &env.dataset_prefix {
         check_forwarded(&config, p)?;
     }

@@ -355,3 +355,129 @@ fn spot(
         checkpoint_s3_uri: checkpoint,
     }))
 }
+
+/// The template's default `MarkerSuffix`: what a deployment delivers when its environment does not say.
+const TEMPLATE_MARKER_SUFFIX: &str = "_SUCCESS";
+
+/// Every route's `trigger`/`marker` is one the deployment's S3 rule lets through: an object the rule filters out
+/// never reaches the launcher, so a route that waits for it would wait for ever. `delivered` is
+/// `HUBTUNE_DELIVERED_MARKERS` (the key suffixes the rule matches, comma-separated, or `*` for every object); unset,
+/// the template's default is assumed, and the message says so (how `hubtune config check` runs offline).
+pub(crate) fn check_delivered(
+    routes: &[Route],
+    delivered: Option<&str>,
+) -> Result<(), ConfigError> {
+    let (text, assumed) = match delivered {
+        Some(d) => (d, ""),
+        None => (
+            TEMPLATE_MARKER_SUFFIX,
+            " (no HUBTUNE_DELIVERED_MARKERS set: checked against the template's default; set it to your stack's \
+             MarkerSuffix, or `*` if that is empty)",
+        ),
+    };
+    let every_object = text.split(',').any(|s| s.trim() == "*");
+    let suffixes: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    for r in routes {
+        let (key, missed) = match &r.trigger {
+            _ if every_object => continue,
+            Trigger::Object => (
+                "trigger",
+                "`trigger = \"object\"` needs every object".to_string(),
+            ),
+            // The rule matches the whole key's end, and a marker's key ends in `/<marker>`.
+            Trigger::Marker { marker }
+                if suffixes.iter().any(|s| format!("/{marker}").ends_with(s)) =>
+            {
+                continue
+            }
+            Trigger::Marker { marker } => (
+                "marker",
+                format!("the marker `{marker}` is never delivered"),
+            ),
+        };
+        return Err(invalid(
+            format!("routes.{}.{key}", r.name),
+            format!(
+                "{missed}: the deployment's EventBridge rule delivers only keys ending in {}{assumed}; set the \
+                 template parameter MarkerSuffix to {} and redeploy",
+                suffixes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+                match &r.trigger {
+                    Trigger::Marker { marker } => format!("`{marker}` (or empty: every object)"),
+                    Trigger::Object => "empty (every object)".to_string(),
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::config::{parse, DeploymentEnv};
+
+    fn file(route_keys: &str) -> String {
+        format!(
+            "[deployment]\nbucket = \"bkt\"\n[defaults]\nhub = \"h\"\nmodel_id = \"m\"\n\
+             role_arn = \"arn:aws:iam::111122223333:role/R\"\n\
+             [routes.a]\nprefix = \"datasets/a/\"\n{route_keys}\n[routes.z]\nprefix = \"datasets/z/\"\n"
+        )
+    }
+
+    fn check(route_keys: &str, delivered: Option<&str>) -> Result<(), String> {
+        let env = DeploymentEnv {
+            delivered_markers: delivered.map(String::from),
+            ..Default::default()
+        };
+        parse(&file(route_keys), &env, None)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_marker_the_rule_does_not_deliver_is_refused() {
+        let e = check("marker = \"_DONE\"", Some("_SUCCESS")).unwrap_err();
+        assert!(
+            e.starts_with("routes.a.marker:")
+                && e.contains("`_SUCCESS`")
+                && e.contains("MarkerSuffix"),
+            "{e}"
+        );
+        // Offline, the template's default is assumed, and the message says so.
+        let e = check("marker = \"_DONE\"", None).unwrap_err();
+        assert!(e.contains("template's default"), "{e}");
+        // The default marker, under a rule for another one.
+        let e = check("", Some("_DONE")).unwrap_err();
+        assert!(
+            e.starts_with("routes.a.marker:") && e.contains("`_SUCCESS`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn object_trigger_under_a_marker_rule_is_refused() {
+        for delivered in [None, Some("_SUCCESS"), Some("_SUCCESS,_DONE")] {
+            let e = check("trigger = \"object\"", delivered).unwrap_err();
+            assert!(
+                e.starts_with("routes.a.trigger:") && e.contains("MarkerSuffix to empty"),
+                "{delivered:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_rule_delivers_is_accepted() {
+        assert_eq!(check("", None), Ok(()));
+        assert_eq!(check("marker = \"_DONE\"", Some("*")), Ok(()));
+        assert_eq!(check("trigger = \"object\"", Some("*")), Ok(()));
+        // The second route keeps `_SUCCESS`: both suffixes delivered.
+        assert_eq!(check("marker = \"_DONE\"", Some("_DONE, _SUCCESS")), Ok(()));
+        // The rule matches the key's end: `SUCCESS` lets `…/_SUCCESS` through, `/_SUCCESS` too.
+        assert_eq!(check("", Some("SUCCESS")), Ok(()));
+        assert_eq!(check("", Some("/_SUCCESS")), Ok(()));
+        assert!(check("", Some("x_SUCCESS")).is_err());
+    }
+}
