@@ -5,7 +5,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use hubtune::aws::Aws;
-use hubtune::domain::config::Route;
+use hubtune::domain::config::{Guardrails, Route};
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 
@@ -134,7 +134,7 @@ async fn run(
     let quotas = aws_sdk_servicequotas::Client::new(sdk);
     let mut roles_checked = Vec::new();
     for r in &config.routes {
-        let instance = hub_checks(ctx, r, &mut out).await;
+        let instance = hub_checks(ctx, r, &config.deployment.guardrails, &mut out).await;
         if !roles_checked.contains(&r.training.role_arn) {
             roles_checked.push(r.training.role_arn.clone());
             out.push(role_check(&iam, &r.training.role_arn).await);
@@ -168,8 +168,14 @@ async fn run(
     out
 }
 
-/// The model reference, its trainability on the route's instance type and its EULA. Returns the instance type.
-async fn hub_checks(ctx: &Context, r: &Route, out: &mut Vec<Check>) -> Option<String> {
+/// The model reference, its trainability on the route's instance type, the deployment's guardrails and its EULA.
+/// Returns the instance type.
+async fn hub_checks(
+    ctx: &Context,
+    r: &Route,
+    guardrails: &Guardrails,
+    out: &mut Vec<Check>,
+) -> Option<String> {
     let hub = match ctx
         .hubs
         .resolve(
@@ -211,6 +217,12 @@ async fn hub_checks(ctx: &Context, r: &Route, out: &mut Vec<Check>) -> Option<St
                 "route {}: {} trains on {instance}",
                 r.name, r.model_id
             )));
+            out.push(guardrail_check(
+                r,
+                guardrails,
+                &instance,
+                recipe.network_isolation,
+            ));
             out.push(if !recipe.gated || r.training.accept_eula {
                 ok(format!("route {}: EULA", r.name))
             } else {
@@ -227,6 +239,16 @@ async fn hub_checks(ctx: &Context, r: &Route, out: &mut Vec<Check>) -> Option<St
         Err(rej) => out.push(fix(format!("route {}: training", r.name), rej.to_string())),
     }
     Some(instance)
+}
+
+/// The job the recipe makes is within the deployment's guardrails: the route's own keys were checked when the
+/// routes file was read; the hub's default instance type and the recipe's network isolation only show here.
+fn guardrail_check(r: &Route, g: &Guardrails, instance: &str, isolated: bool) -> Check {
+    let what = format!("route {}: within the deployment's guardrails", r.name);
+    match g.job_refusal(instance, isolated) {
+        None => ok(what),
+        Some(why) => fix(what, why),
+    }
 }
 
 /// The execution role exists and SageMaker may assume it.
