@@ -24,7 +24,7 @@ use hubtune::domain::validate::{self, rules::Violation};
 use hubtune::domain::versioned::Versioned;
 use hubtune::runtime::context::Context;
 use hubtune::runtime::faults::crash_point;
-use hubtune::runtime::outbox::{release_slot, work_outbox};
+use hubtune::runtime::outbox::{open_run, release_slot, work_outbox};
 use hubtune::store::Decision;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -274,6 +274,8 @@ impl Launch<'_> {
         let now = ctx.now();
         let written = match existing {
             None => {
+                // The marker first: a record without one would never be swept.
+                open_run(ctx, self.config, self.job.as_str()).await?;
                 let record = RunRecord::launching(
                     NewRun {
                         job: &self.job,

@@ -1109,9 +1109,10 @@ async fn a_fresh_launch_costs_exactly_its_calls_and_a_duplicate_one_read() {
             // CreateTrainingJob, after the manifest is written, to refuse a file overwritten since the checks
             // (one listing answers for up to 1,000 files; a HeadObject per file would cost one call each).
             ("ListObjectsV2", 2),
-            // The slot taken, the frozen manifest, the record `Launching` (before the job exists, so a crash
-            // leaves a trace), the record `Launched` with its outbox flag (after the event was accepted).
-            ("PutObject", 4),
+            // The slot taken, the open-run marker (before the record, so the sweep, which reads open runs only,
+            // finds it), the frozen manifest, the record `Launching` (before the job exists, so a crash leaves a
+            // trace), the record `Launched` with its outbox flag (after the event was accepted).
+            ("PutObject", 5),
             ("CreateTrainingJob", 1),
             // `Training Run Started`.
             ("PutEvents", 1),

@@ -18,6 +18,7 @@ use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::batch::worst;
 use hubtune::runtime::context::Context;
 use hubtune::runtime::faults::crash_point;
+use hubtune::runtime::outbox::close_if_done;
 use hubtune::store::Decision;
 use serde_json::{json, Value};
 use tracing::Instrument;
@@ -110,9 +111,12 @@ async fn publish_job(ctx: &Context, job: &str) -> Result<Published> {
         publish_failure(ctx, &config, record, desc.as_ref()).await?
     };
     // From the record as read above: no second read unless someone wrote it meanwhile (then the 412 re-reads).
-    ctx.store
+    let written = ctx
+        .store
         .update_known(&key, known, |r| Ok(r.outbox.set(OutboxFlag::Published)))
         .await?;
+    // Usually the last flag: the run leaves the index of open runs, so the sweep no longer reads it.
+    close_if_done(ctx, &config, &written.value).await?;
     tracing::info!(outcome = ?out, "published");
     Ok(out)
 }

@@ -760,7 +760,7 @@ async fn a_crash_before_model_published_comes_back_and_the_redelivery_publishes_
 // ---------------------------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn one_publication_costs_exactly_eight_calls() {
+async fn one_publication_costs_exactly_nine_calls() {
     let h = Harness::new();
     let job = h.completed("budget").await;
     h.world.reset_calls();
@@ -778,9 +778,11 @@ async fn one_publication_costs_exactly_eight_calls() {
         ("PutObject", 3),
         // Model Published.
         ("PutEvents", 1),
+        // `published` was the record's last flag: its open-run marker goes, so the sweep never reads it again.
+        ("DeleteObject", 1),
     ]);
     assert_eq!(h.world.calls(), expected);
-    assert_eq!(h.world.total_calls(), 8);
+    assert_eq!(h.world.total_calls(), 9);
 }
 
 #[tokio::test]
@@ -796,7 +798,7 @@ async fn a_duplicate_delivery_costs_one_get_object() {
 }
 
 #[tokio::test]
-async fn a_failure_report_costs_exactly_four_calls() {
+async fn a_failure_report_costs_exactly_five_calls() {
     let h = Harness::new();
     let job = h
         .run("budget-failed", Duration::hours(4), Ends::Failed(Some("x")))
@@ -813,6 +815,8 @@ async fn a_failure_report_costs_exactly_four_calls() {
         ("PutEvents", 1),
         // The record's `published` flag; no manifest, no latest.json.
         ("PutObject", 1),
+        // The last flag: the open-run marker goes.
+        ("DeleteObject", 1),
     ]);
     assert_eq!(h.world.calls(), expected);
 }

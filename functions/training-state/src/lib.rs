@@ -22,7 +22,10 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub use reconcile::{reconcile, GONE_AFTER_SECONDS};
-pub use sweep::{sweep, sweep_with, SweepReport, REPUBLISH_AFTER_SECONDS, STUCK_LAUNCH_SECONDS};
+pub use sweep::{
+    sweep, sweep_until, sweep_with, SweepReport, MAX_RECORDS_PER_SWEEP, REPUBLISH_AFTER_SECONDS,
+    STUCK_LAUNCH_SECONDS, SWEEP_RESERVE,
+};
 
 /// The Lambda entry point: an SQS batch, or a single event.
 pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
@@ -33,10 +36,12 @@ pub async fn handle(ctx: &Context, payload: Value) -> Result<Value, Error> {
 pub async fn handle_until(
     ctx: &Context,
     payload: Value,
-    remaining: impl FnMut() -> Option<std::time::Duration>,
+    mut remaining: impl FnMut() -> Option<std::time::Duration>,
 ) -> Result<Value, Error> {
+    // The sweep stops starting records before the invocation's deadline: it learns it here.
+    let deadline = remaining().map(|left| std::time::Instant::now() + left);
     hubtune::runtime::batch::run_until(payload, remaining, |body| async move {
-        process(ctx, &body).await
+        process_until(ctx, &body, deadline).await
     })
     .await
 }
@@ -44,6 +49,15 @@ pub async fn handle_until(
 /// One message: its inputs in order, as `handling` decides them (the decision `hubtune inspect` prints); the first
 /// failure returns the message.
 pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
+    process_until(ctx, body, None).await
+}
+
+/// `process`, with the invocation's deadline (`None`: none) for the sweep.
+pub async fn process_until(
+    ctx: &Context,
+    body: &Value,
+    deadline: Option<std::time::Instant>,
+) -> Result<()> {
     for inbound in parse_message(body) {
         // The routes file is read only for a state change (it says which jobs are this deployment's).
         let (config, h) = match handling::training_state(inbound) {
@@ -54,13 +68,18 @@ pub async fn process(ctx: &Context, body: &Value) -> Result<()> {
                 (Some(config), h)
             }
         };
-        carry_out(ctx, config, h).await?;
+        carry_out(ctx, config, h, deadline).await?;
     }
     Ok(())
 }
 
 /// What the decision says, done.
-async fn carry_out(ctx: &Context, config: Option<Arc<Config>>, h: StateHandling) -> Result<()> {
+async fn carry_out(
+    ctx: &Context,
+    config: Option<Arc<Config>>,
+    h: StateHandling,
+    deadline: Option<std::time::Instant>,
+) -> Result<()> {
     match h {
         StateHandling::Reconcile { job, status, .. } => {
             let config = match config {
@@ -71,7 +90,9 @@ async fn carry_out(ctx: &Context, config: Option<Arc<Config>>, h: StateHandling)
             reconcile(ctx, &config, &job).instrument(span).await?;
         }
         StateHandling::Sweep => {
-            sweep(ctx).instrument(tracing::info_span!("sweep")).await?;
+            sweep_until(ctx, REPUBLISH_AFTER_SECONDS, deadline)
+                .instrument(tracing::info_span!("sweep"))
+                .await?;
         }
         StateHandling::Ignore { reason } => tracing::debug!(%reason, "ignored"),
         StateHandling::Fail { why } => return Err(Error::Invalid(why)),

@@ -7,7 +7,7 @@ use hubtune::domain::run::{RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::domain::versioned::Versioned;
 use hubtune::runtime::context::Context;
-use hubtune::runtime::outbox::work_outbox;
+use hubtune::runtime::outbox::{open_run, work_outbox};
 
 /// How long a launched job may be unknown to DescribeTrainingJob before its run ends as gone. Not at once: a
 /// describe right after CreateTrainingJob is not promised to see the new job.
@@ -110,6 +110,8 @@ async fn adopt(
     let record =
         RunRecord::adopted(d, &tags, ctx.now()).map_err(|e| Error::Invalid(e.to_string()))?;
     tracing::warn!(job = %d.name, route = %record.route, "adopting a job with no run record");
+    // The marker first: a record without one would never be swept.
+    open_run(ctx, config, &d.name).await?;
     match ctx.store.create_with_etag(key, &record).await? {
         Some(etag) => Ok(Some(Versioned {
             value: record,

@@ -1,18 +1,26 @@
 //! The scheduled repair: every record that is not completely done is brought up to date, slots of launches that
 //! never happened are freed, and routes with waiting datasets and a free slot get a nudge.
+//!
+//! It reads open runs only: each run has a marker under `open/` from just before its record is written until the
+//! record is closed (`RunRecord::is_closed`), so a sweep costs what is open, not what was ever run. A deployment
+//! whose records predate the index has no `open/.built`: its first sweep lists every record once and gives each
+//! open one its marker.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use hubtune::domain::config::{Config, Route};
-use hubtune::domain::error::{ErrorClass, Result};
+use hubtune::domain::error::{Error, ErrorClass, Result};
 use hubtune::domain::events;
 use hubtune::domain::route_queue::{QueueEntry, Slots};
-use hubtune::domain::run::{RunRecord, SweepAction, SweepTiming};
+use hubtune::domain::run::{OpenRun, RunRecord, SweepAction, SweepTiming};
 use hubtune::domain::s3uri::S3Uri;
+use hubtune::domain::versioned::Versioned;
 use hubtune::runtime::batch::worst;
 use hubtune::runtime::context::Context;
+use hubtune::runtime::outbox::{close_if_done, open_run};
 use hubtune::store::Decision;
+use std::time::{Duration, Instant};
 
 use crate::reconcile::reconcile;
 
@@ -20,6 +28,11 @@ use crate::reconcile::reconcile;
 pub const REPUBLISH_AFTER_SECONDS: i64 = 600;
 /// How long a record may stay `Launching` with no job before the sweep gives it back to the queue.
 pub const STUCK_LAUNCH_SECONDS: i64 = 900;
+
+/// The most records one sweep reads; the rest wait for the next sweep (which starts elsewhere in the list).
+pub const MAX_RECORDS_PER_SWEEP: usize = 500;
+/// Time kept back for the slots and queues after the records: no record is started with less left.
+pub const SWEEP_RESERVE: Duration = Duration::from_secs(8);
 
 /// What one sweep did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -30,13 +43,28 @@ pub struct SweepReport {
     pub requeued: usize,
     pub slots_freed_announced: usize,
     pub stale_slots_released: usize,
+    /// Markers of closed records, or of records never written, taken out of the index.
+    pub markers_dropped: usize,
+    /// Open runs not read this time (record budget or deadline): the next sweep reads them.
+    pub left_for_next: usize,
+    /// This sweep listed every record once, to give each open one written before the index its marker.
+    pub rebuilt_index: bool,
 }
 
 pub async fn sweep(ctx: &Context) -> Result<SweepReport> {
-    sweep_with(ctx, REPUBLISH_AFTER_SECONDS).await
+    sweep_until(ctx, REPUBLISH_AFTER_SECONDS, None).await
 }
 
 pub async fn sweep_with(ctx: &Context, republish_after_seconds: i64) -> Result<SweepReport> {
+    sweep_until(ctx, republish_after_seconds, None).await
+}
+
+/// The sweep, reading only open runs (the index under `open/`) and starting no record once `deadline` is near.
+pub async fn sweep_until(
+    ctx: &Context,
+    republish_after_seconds: i64,
+    deadline: Option<Instant>,
+) -> Result<SweepReport> {
     let config = ctx.config().await?;
     let timing = SweepTiming {
         stuck_launch_seconds: STUCK_LAUNCH_SECONDS,
@@ -44,14 +72,57 @@ pub async fn sweep_with(ctx: &Context, republish_after_seconds: i64) -> Result<S
     };
     let mut report = SweepReport::default();
     let now = ctx.now();
+    let (jobs, rebuilding) = open_jobs(ctx, &config).await?;
+    report.rebuilt_index = rebuilding;
     let mut first_err = None;
-    for k in ctx.store.list(&config.deployment.runs_prefix()).await? {
-        report.records += 1;
-        let key = config.deployment.state_prefix.with_key(k);
-        if let Err(e) = repair(ctx, &config, &key, now, &timing, &mut report).await {
-            tracing::warn!(record = %key, error = %e, "sweep could not repair this record; next sweep tries again");
-            first_err = worst(first_err, e);
+    let mut indexed_all = true;
+    // Start where the clock says, so a backlog larger than one sweep's budget is read in turn, not its head only.
+    let offset = if jobs.is_empty() {
+        0
+    } else {
+        (now.timestamp() / 60).unsigned_abs() as usize % jobs.len()
+    };
+    for (i, job) in jobs
+        .iter()
+        .cycle()
+        .skip(offset)
+        .take(jobs.len())
+        .enumerate()
+    {
+        let out_of_time =
+            deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < SWEEP_RESERVE);
+        if out_of_time || (!rebuilding && i >= MAX_RECORDS_PER_SWEEP) {
+            report.left_for_next = jobs.len() - i;
+            indexed_all = false;
+            tracing::warn!(
+                left = report.left_for_next,
+                out_of_time,
+                "sweep stops here; the next sweep reads the rest"
+            );
+            break;
         }
+        report.records += 1;
+        let one = SweepOne {
+            ctx,
+            config: &config,
+            job,
+            now,
+            timing: &timing,
+            rebuilding,
+        };
+        if let Err(e) = one.run(&mut report).await {
+            tracing::warn!(job, error = %e.error, "sweep could not repair this run; next sweep tries again");
+            indexed_all &= !e.before_marker;
+            first_err = worst(first_err, e.error);
+        }
+    }
+    if rebuilding && indexed_all {
+        ctx.store
+            .create(
+                &config.deployment.open_index_built_key(),
+                &serde_json::json!({"built_at": now}),
+            )
+            .await?;
     }
     // Slots of jobs that ended were released by reconcile above. A slot taken by a launch that crashed before its
     // run record was written, and whose message is gone, has no record and no job: freed once it is old enough
@@ -69,18 +140,117 @@ pub async fn sweep_with(ctx: &Context, republish_after_seconds: i64) -> Result<S
     }
 }
 
+/// The jobs to look at: every open-run marker; or, while the index was never built (records written before it
+/// existed have no marker), every run record, once (`true`).
+async fn open_jobs(ctx: &Context, config: &Config) -> Result<(Vec<String>, bool)> {
+    let d = &config.deployment;
+    let open = ctx.store.list(&d.open_runs_prefix()).await?;
+    let built = d.open_index_built_key();
+    if open.iter().any(|k| k == built.key()) {
+        let prefix = d.open_runs_prefix();
+        let jobs = open
+            .iter()
+            .filter(|k| *k != built.key())
+            .filter_map(|k| k.strip_prefix(prefix.key()))
+            .map(str::to_string)
+            .collect();
+        return Ok((jobs, false));
+    }
+    let prefix = d.runs_prefix();
+    let jobs = ctx
+        .store
+        .list(&prefix)
+        .await?
+        .iter()
+        .filter_map(|k| k.strip_prefix(prefix.key())?.strip_suffix(".json"))
+        .map(str::to_string)
+        .collect();
+    Ok((jobs, true))
+}
+
+/// A failure of one run, and whether it came before the run's marker was sure to exist (then the index is not
+/// complete and the rebuild runs again).
+struct Failed {
+    error: Error,
+    before_marker: bool,
+}
+
+/// One open run of one sweep.
+struct SweepOne<'a> {
+    ctx: &'a Context,
+    config: &'a Config,
+    job: &'a str,
+    now: DateTime<Utc>,
+    timing: &'a SweepTiming,
+    rebuilding: bool,
+}
+
+impl SweepOne<'_> {
+    async fn run(&self, report: &mut SweepReport) -> std::result::Result<(), Failed> {
+        let before = |error| Failed {
+            error,
+            before_marker: true,
+        };
+        let after = |error| Failed {
+            error,
+            before_marker: false,
+        };
+        let (ctx, config) = (self.ctx, self.config);
+        let key = config.deployment.run_key(self.job);
+        let Some(known) = ctx.store.read::<RunRecord>(&key).await.map_err(before)? else {
+            if !self.rebuilding {
+                report.markers_dropped += self.drop_if_stale().await.map_err(after)? as usize;
+            }
+            return Ok(());
+        };
+        if known.value.is_closed() {
+            // Closed, its marker left by a crash before the delete (or a refusal): nothing more to do, ever.
+            if !self.rebuilding {
+                close_if_done(ctx, config, &known.value)
+                    .await
+                    .map_err(after)?;
+                report.markers_dropped += 1;
+            }
+            return Ok(());
+        }
+        if self.rebuilding {
+            open_run(ctx, config, self.job).await.map_err(before)?;
+        }
+        repair(ctx, config, &key, known, self.now, self.timing, report)
+            .await
+            .map_err(after)
+    }
+
+    /// A marker with no record: the launch (or adoption) crashed between the two writes. Dropped once no launch can
+    /// still be on its way; a redelivery later writes the marker again before the record.
+    async fn drop_if_stale(&self) -> Result<bool> {
+        let (ctx, config) = (self.ctx, self.config);
+        let marker_key = config.deployment.open_run_key(self.job);
+        let opened = ctx.store.read::<OpenRun>(&marker_key).await?;
+        let stale = opened.is_none_or(|m| {
+            (self.now - m.value.opened_at).num_seconds() > self.timing.stuck_launch_seconds
+        });
+        if stale {
+            tracing::warn!(
+                job = self.job,
+                "dropping the open-run marker of a run with no record"
+            );
+            ctx.store.delete(&marker_key).await?;
+        }
+        Ok(stale)
+    }
+}
+
 /// One record: what `RunRecord::sweep_action` decides, done.
 async fn repair(
     ctx: &Context,
     config: &Config,
     key: &S3Uri,
+    known: Versioned<RunRecord>,
     now: DateTime<Utc>,
     timing: &SweepTiming,
     report: &mut SweepReport,
 ) -> Result<()> {
-    let Some(known) = ctx.store.read::<RunRecord>(key).await? else {
-        return Ok(());
-    };
     let r = &known.value;
     match r.sweep_action(now, timing) {
         SweepAction::Nothing => {}

@@ -14,7 +14,7 @@ use hubtune::domain::events::{ROUTE_SLOT_FREED, TRAINING_RUN_FINISHED, TRAINING_
 use hubtune::domain::job::JobStatus;
 use hubtune::domain::plan::{TAG_DEPLOYMENT, TAG_HUB_CONTENT_ARN, TAG_MODEL_ID, TAG_ROUTE};
 use hubtune::domain::route_queue::QueueEntry;
-use hubtune::domain::run::{Outbox, RunStatus};
+use hubtune::domain::run::{OpenRun, Outbox, RunStatus};
 use hubtune::memory::{access_denied, capacity_refusal, throttled};
 use hubtune::ports::TrainingJobs;
 use hubtune::runtime::faults;
@@ -752,9 +752,169 @@ async fn one_completed_event_for_a_launched_job_costs_exactly_its_ten_calls() {
     assert_eq!(
         calls,
         expected.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
-        "no ListTags (the record exists), no ListObjectsV2 (not a sweep), no event-size spill object"
+        "no ListTags (the record exists), no ListObjectsV2 (not a sweep), no event-size spill object, no \
+         DeleteObject (the record is not closed yet: its open-run marker goes with `published`, publish-artifact's)"
     );
     assert_eq!(h.world.total_calls(), 10);
+}
+
+// ---- The index of open runs: a sweep costs what is open, not what was ever run ----
+
+/// A record as it ends when everything is done: terminal, every flag set, published.
+fn closed_record(h: &Harness, label: &str) {
+    let mut r = h.launching_record(label);
+    r.advance(RunStatus::Launched, h.now(), None);
+    r.advance(RunStatus::Completed, h.now(), None);
+    r.outbox = Outbox::all_done();
+    h.put_record(&r);
+}
+
+/// The open-run marker, as the launcher writes it before the record.
+fn mark_open(h: &Harness, job: &str) {
+    let marker = OpenRun {
+        job: job.to_string(),
+        opened_at: h.now(),
+    };
+    let uri = h.config.deployment.open_run_key(job).to_string();
+    h.world
+        .objects
+        .insert(&uri, serde_json::to_vec(&marker).unwrap());
+}
+
+fn index_built(h: &Harness) {
+    let uri = h.config.deployment.open_index_built_key().to_string();
+    h.world.objects.insert(&uri, "{}");
+}
+
+fn has_marker(h: &Harness, job: &str) -> bool {
+    let uri = h.config.deployment.open_run_key(job).to_string();
+    h.world.objects.body(&uri).is_some()
+}
+
+#[tokio::test]
+async fn the_sweep_reads_only_the_open_runs_not_a_thousand_closed_ones() {
+    let h = Harness::new();
+    for i in 0..1000 {
+        closed_record(&h, &format!("closed-{i}"));
+    }
+    let mut open = Vec::new();
+    for i in 0..3 {
+        let job = h.launched(&format!("open-{i}")).await;
+        mark_open(&h, &job);
+        open.push(job);
+    }
+    index_built(&h);
+    h.world.reset_calls();
+
+    let report = training_state::sweep(&h.ctx).await.unwrap();
+
+    assert_eq!(report.records, 3, "{report:?}");
+    assert!(!report.rebuilt_index);
+    let calls = h.world.calls();
+    // Per open run: its record, and reconcile's own read of it (2 x 3); the route's slots object (stale slots).
+    // Reading the 1,000 closed records too would be 1,000 more.
+    assert_eq!(calls.get("GetObject"), Some(&7), "{calls:?}");
+    // The open-run index, and the route queues.
+    assert_eq!(calls.get("ListObjectsV2"), Some(&2), "{calls:?}");
+    assert!(
+        open.iter().all(|j| has_marker(&h, j)),
+        "open runs stay open"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_run_leaves_the_index_and_a_marker_left_by_a_crash_is_dropped_by_the_sweep() {
+    let h = Harness::new();
+    index_built(&h);
+    let job = h.launched("closes").await;
+    mark_open(&h, &job);
+    h.world.jobs.set_status(&job, JobStatus::Completed, None);
+    assert!(h
+        .deliver(&[state_change(&job, "Completed")])
+        .await
+        .is_empty());
+    assert!(has_marker(&h, &job), "not closed until published");
+
+    // publish-artifact set `published` and crashed before deleting the marker.
+    let mut r = h.record(&job);
+    r.outbox.published = true;
+    h.put_record(&r);
+    let report = training_state::sweep(&h.ctx).await.unwrap();
+    assert_eq!(report.markers_dropped, 1, "{report:?}");
+    assert!(!has_marker(&h, &job));
+
+    let again = training_state::sweep(&h.ctx).await.unwrap();
+    assert_eq!(
+        again.records, 0,
+        "a closed run is never read again: {again:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_marker_whose_record_never_came_is_kept_while_a_launch_may_be_on_its_way_then_dropped() {
+    let h = Harness::new();
+    index_built(&h);
+    let job = h.job_name("crashed-between").to_string();
+    mark_open(&h, &job);
+
+    let young = training_state::sweep(&h.ctx).await.unwrap();
+    assert_eq!((young.records, young.markers_dropped), (1, 0), "{young:?}");
+    assert!(has_marker(&h, &job));
+
+    h.world.clock.advance(seconds(STUCK_LAUNCH_SECONDS + 1));
+    let old = training_state::sweep(&h.ctx).await.unwrap();
+    assert_eq!(old.markers_dropped, 1, "{old:?}");
+    assert!(!has_marker(&h, &job));
+}
+
+#[tokio::test]
+async fn records_written_before_the_index_get_their_markers_from_one_full_sweep_then_only_open_ones_are_read(
+) {
+    let h = Harness::new();
+    for i in 0..5 {
+        closed_record(&h, &format!("old-closed-{i}"));
+    }
+    let open = h.launched("old-open").await;
+
+    let first = training_state::sweep(&h.ctx).await.unwrap();
+    assert!(first.rebuilt_index, "{first:?}");
+    assert_eq!(first.records, 6);
+    assert!(has_marker(&h, &open));
+    assert!((0..5).all(|i| !has_marker(&h, h.job_name(&format!("old-closed-{i}")).as_str())));
+
+    let second = training_state::sweep(&h.ctx).await.unwrap();
+    assert!(!second.rebuilt_index);
+    assert_eq!(second.records, 1, "{second:?}");
+}
+
+#[tokio::test]
+async fn a_sweep_past_its_record_budget_leaves_the_rest_for_the_next() {
+    let h = Harness::new();
+    index_built(&h);
+    let n = training_state::MAX_RECORDS_PER_SWEEP + 2;
+    for i in 0..n {
+        // Open markers whose records are still young `Launching` ones: read, nothing to do.
+        let label = format!("budget-{i}");
+        let job = h.job_name(&label).to_string();
+        h.put_record(&h.launching_record(&label));
+        mark_open(&h, &job);
+    }
+    let report = training_state::sweep(&h.ctx).await.unwrap();
+    assert_eq!(report.records, training_state::MAX_RECORDS_PER_SWEEP);
+    assert_eq!(report.left_for_next, 2, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_sweep_with_no_time_left_starts_no_record_and_leaves_them_for_the_next() {
+    let h = Harness::new();
+    index_built(&h);
+    let job = h.launched("late").await;
+    mark_open(&h, &job);
+    let almost_gone = std::time::Instant::now() + training_state::SWEEP_RESERVE / 2;
+    let report = training_state::sweep_until(&h.ctx, REPUBLISH_AFTER_SECONDS, Some(almost_gone))
+        .await
+        .unwrap();
+    assert_eq!((report.records, report.left_for_next), (0, 1), "{report:?}");
 }
 
 // ---- The handler and `hubtune inspect` agree ----

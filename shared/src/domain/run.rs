@@ -366,6 +366,12 @@ impl RunRecord {
         true
     }
 
+    /// Completely done: terminal, nothing owed, published (or refused, which sets every flag). Nothing can change it
+    /// any more, so its open-run marker goes and the sweep never reads it again.
+    pub fn is_closed(&self) -> bool {
+        self.status.is_terminal() && !self.owes().any() && self.outbox.published
+    }
+
     /// What the scheduled sweep must do for this record.
     pub fn sweep_action(&self, now: DateTime<Utc>, timing: &SweepTiming) -> SweepAction {
         let done = self.status.is_terminal() && !self.owes().any();
@@ -391,6 +397,13 @@ impl RunRecord {
         }
         SweepAction::Nothing
     }
+}
+
+/// The open-run marker's body: which job, and since when (a marker whose record never appeared is dropped once old).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenRun {
+    pub job: String,
+    pub opened_at: DateTime<Utc>,
 }
 
 /// What a launch knows when it writes the run record.

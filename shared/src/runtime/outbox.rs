@@ -5,7 +5,7 @@ use crate::domain::config::Config;
 use crate::domain::error::Result;
 use crate::domain::events;
 use crate::domain::route_queue::Slots;
-use crate::domain::run::{OutboxFlag, RunRecord};
+use crate::domain::run::{OpenRun, OutboxFlag, RunRecord};
 use crate::domain::s3uri::S3Uri;
 use crate::domain::versioned::Versioned;
 use crate::runtime::context::Context;
@@ -23,6 +23,32 @@ pub async fn set_flag(
     ctx.store
         .update_known(key, known, |r: &mut RunRecord| Ok(r.mark_sent(flag, now)))
         .await
+}
+
+/// Put `job` in the index of open runs. Called BEFORE its record is created: a crash in between leaves a marker
+/// without a record (the sweep drops it once old), never a record without a marker (which no sweep would read).
+/// A marker already there stands (a redelivery, or the sweep's rebuild).
+pub async fn open_run(ctx: &Context, config: &Config, job: &str) -> Result<()> {
+    let marker = OpenRun {
+        job: job.to_string(),
+        opened_at: ctx.now(),
+    };
+    ctx.store
+        .create(&config.deployment.open_run_key(job), &marker)
+        .await?;
+    Ok(())
+}
+
+/// Take a closed record out of the index of open runs (`false`: not closed, nothing done). Deleting an absent marker
+/// succeeds, so whoever wrote the last flag may call it, and a crash before it leaves a marker the sweep deletes.
+pub async fn close_if_done(ctx: &Context, config: &Config, r: &RunRecord) -> Result<bool> {
+    if !r.is_closed() {
+        return Ok(false);
+    }
+    ctx.store
+        .delete(&config.deployment.open_run_key(r.job_name.as_str()))
+        .await?;
+    Ok(true)
 }
 
 /// Give back `job`'s slot on `route`. Returns whether it held one.
@@ -72,6 +98,11 @@ pub async fn work_outbox(
         ctx.emit(config, &events::route_slot_freed(&r.route, job))
             .await?;
         known = set_flag(ctx, key, known, OutboxFlag::SlotFreed).await?;
+    }
+    // This call wrote a flag: if that closed the record (publish-artifact got there first), its marker goes. The
+    // record as written here includes any flag set meanwhile (a lost compare-and-swap re-reads).
+    if owed.any() {
+        close_if_done(ctx, config, &known.value).await?;
     }
     Ok(known)
 }

@@ -137,6 +137,23 @@ impl Deployment {
         self.state_key("runs/")
     }
 
+    /// A run's open-run marker: written just before its record is created, deleted once the record is closed
+    /// (`RunRecord::is_closed`), so the sweep lists open work only.
+    pub fn open_run_key(&self, job: &str) -> S3Uri {
+        self.state_key(&format!("open/{job}"))
+    }
+
+    /// Every open-run marker (and `open_index_built_key`).
+    pub fn open_runs_prefix(&self) -> S3Uri {
+        self.state_key("open/")
+    }
+
+    /// Written once the sweep has given a marker to every open record written before the index existed. A job name
+    /// never holds a `.`, so it is no marker.
+    pub fn open_index_built_key(&self) -> S3Uri {
+        self.state_key("open/.built")
+    }
+
     /// A route's slots object.
     pub fn slots_key(&self, route: &str) -> S3Uri {
         self.state_key(&format!("slots/{route}.json"))
