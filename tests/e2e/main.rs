@@ -8,6 +8,7 @@ mod adversarial_results;
 mod cli;
 mod conformance;
 mod faults;
+mod isolation;
 mod launch;
 mod lifecycle;
 mod limits;
