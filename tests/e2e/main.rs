@@ -14,3 +14,4 @@ mod lifecycle;
 mod limits;
 mod operate;
 mod standin;
+mod triggers;

@@ -45,6 +45,8 @@ pub struct StackOptions {
     pub seed_hub: Vec<PathBuf>,
     /// Seconds a job stays InProgress before its outcome.
     pub in_progress_seconds: f64,
+    /// Template parameters (`--parameter KEY=VALUE`), e.g. `MarkerSuffix` for the rule the stack provisions.
+    pub parameters: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
@@ -54,6 +56,7 @@ impl Default for StackOptions {
             job_prefix: "hubtune".into(),
             seed_hub: vec![],
             in_progress_seconds: 1.0,
+            parameters: vec![],
         }
     }
 }
@@ -118,6 +121,9 @@ impl Stack {
             .kill_on_drop(true);
         for s in &opts.seed_hub {
             cmd.arg("--seed-hub").arg(s);
+        }
+        for (k, v) in &opts.parameters {
+            cmd.arg("--parameter").arg(format!("{k}={v}"));
         }
         let mut child = cmd
             .spawn()
