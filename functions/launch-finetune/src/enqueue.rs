@@ -8,6 +8,7 @@ use hubtune::domain::events::{self, EventContext};
 use hubtune::domain::rejection::{Rejection, RejectionReason};
 use hubtune::domain::route_queue::QueueEntry;
 use hubtune::runtime::context::Context;
+use hubtune::runtime::metrics;
 
 use crate::outcome::Outcome;
 use crate::report::reject;
@@ -62,5 +63,7 @@ pub async fn enqueue(ctx: &Context, config: &Config, q: Queued<'_>, why: &str) -
     )
     .await?;
     tracing::info!(entry = %rel, reason = why, "dataset queued");
+    let (deployment, now) = (&config.deployment.name, ctx.now());
+    metrics::dataset(now, deployment, &d.route, metrics::DATASETS_QUEUED);
     Ok(Outcome::Queued { entry: rel })
 }

@@ -24,6 +24,7 @@ use hubtune::domain::validate::{self, rules::Violation};
 use hubtune::domain::versioned::Versioned;
 use hubtune::runtime::context::Context;
 use hubtune::runtime::faults::crash_point;
+use hubtune::runtime::metrics;
 use hubtune::runtime::outbox::{open_run, release_slot, work_outbox};
 use hubtune::store::Decision;
 use std::sync::Arc;
@@ -149,6 +150,8 @@ impl Launch<'_> {
         crash_point("launch.after_create", &scope)?;
         self.announce(known, &arn).await?;
         tracing::info!(job_arn = %arn, instance_type = %planned.request.resource_config.instance_type, "training job launched");
+        let deployment = &self.config.deployment.name;
+        metrics::launched(self.ctx.now(), deployment, &self.route.name, self.d.time);
         Ok(Outcome::Launched {
             job: self.job.to_string(),
         })

@@ -7,6 +7,7 @@ use hubtune::domain::rejection::{Problems, Rejection};
 use hubtune::domain::run::RunRecord;
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::context::Context;
+use hubtune::runtime::metrics;
 use hubtune::store::Decision;
 
 use crate::outcome::Outcome;
@@ -24,6 +25,8 @@ pub async fn reject(
     tracing::warn!(route = %ev.route, dataset = %ev.dataset_uri, %reason, problems = ?problems, "dataset rejected");
     ctx.emit(config, &events::dataset_rejected(ev, id_key, &problems))
         .await?;
+    let (deployment, now) = (&config.deployment.name, ctx.now());
+    metrics::dataset(now, deployment, &ev.route, metrics::DATASETS_REJECTED);
     Ok(Outcome::Rejected { reason })
 }
 

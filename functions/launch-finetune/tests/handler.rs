@@ -396,6 +396,28 @@ async fn a_dataset_launches_one_job_with_its_deterministic_name_tags_and_manifes
     );
 }
 
+/// The EMF metrics (runtime::metrics) a launch and a rejection emit, dimensioned by deployment and route.
+#[tokio::test]
+async fn a_launch_emits_datasets_launched_1_and_a_rejection_datasets_rejected_1() {
+    use hubtune::runtime::metrics::{self, Capture};
+    let h = Harness::new();
+    let dims = [
+        ("Deployment", h.config.deployment.name.as_str()),
+        ("Route", ROUTE),
+    ];
+    let c = Capture::start();
+    h.put_good("first");
+    assert!(h.land("first").await.is_empty());
+    assert_eq!(c.sum(metrics::DATASETS_LAUNCHED, &dims), 1.0);
+    assert_eq!(c.sum(metrics::DATASETS_REJECTED, &dims), 0.0);
+    assert!(c.documents()[0].get(metrics::LAUNCH_TO_START).is_some());
+
+    h.put_dataset("empty", &[]);
+    assert!(h.land("empty").await.is_empty());
+    assert_eq!(c.sum(metrics::DATASETS_LAUNCHED, &dims), 1.0);
+    assert_eq!(c.sum(metrics::DATASETS_REJECTED, &dims), 1.0);
+}
+
 #[tokio::test]
 async fn a_launch_leaves_a_launched_run_record_a_frozen_manifest_a_held_slot_and_one_started_event()
 {

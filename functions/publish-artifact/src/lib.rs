@@ -18,6 +18,7 @@ use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::batch::worst;
 use hubtune::runtime::context::Context;
 use hubtune::runtime::faults::crash_point;
+use hubtune::runtime::metrics;
 use hubtune::runtime::outbox::close_if_done;
 use hubtune::store::Decision;
 use serde_json::{json, Value};
@@ -228,5 +229,7 @@ async fn publish_model(
         &events::model_published(r, &manifest, &manifest_uri.to_string(), latest_moved),
     )
     .await?;
+    let ended = r.finished_at().unwrap_or(r.updated_at);
+    metrics::published(ctx.now(), &config.deployment.name, &r.route, ended);
     Ok(Published::Model { latest_moved })
 }

@@ -25,6 +25,7 @@ pub fn sqs_batch(payload: &Value) -> Option<SqsEvent> {
 }
 
 fn log_failure(message_id: &str, e: &Error) {
+    super::metrics::returned(e.class());
     match e.class() {
         ErrorClass::Retry | ErrorClass::Capacity => {
             tracing::warn!(message_id, error = %e, class = ?e.class(), "record failed; it will come back")

@@ -7,5 +7,6 @@ pub mod context;
 pub mod env;
 pub mod faults;
 pub mod hub_cache;
+pub mod metrics;
 pub mod outbox;
 pub mod telemetry;
