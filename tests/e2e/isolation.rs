@@ -5,7 +5,12 @@
 //! stack has one of each, so `pump_both` plays both stacks' rules: every S3 event and every job state change goes
 //! to both deployments' handlers, and a hubtune event (`Training Run Finished`, on a stack's own bus) only to the
 //! deployment that sent it.
+//!
+//! Beside it, the other half of isolation's promise (issue 13 item 2): a route the deployment's guardrails would
+//! refuse is named by `hubtune config check` and `hubtune doctor` before any upload.
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -211,5 +216,74 @@ async fn two_deployments_with_one_job_prefix_keep_to_their_own() {
             "{l}"
         );
     }
+    env.stop().await;
+}
+
+/// `hubtune <args>` against the local stack, with the template's guardrail variable `HUBTUNE_ALLOWED_INSTANCE_TYPES`.
+fn hubtune(env: &Env, allowed: &str, args: &[&str]) -> (Output, String) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| hubtune_e2e::repo().join("target"));
+    let o = Command::new(target.join("debug/hubtune"))
+        .args(args)
+        .env_remove("HUBTUNE_CONFIG")
+        .env("AWS_ENDPOINT_URL", &env.stack.info.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("HUBTUNE_ALLOWED_INSTANCE_TYPES", allowed)
+        .output()
+        .expect("hubtune runs (cargo build -p hubtune-cli --bin hubtune)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o, text)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test]
+async fn config_check_and_doctor_name_a_route_beyond_the_guardrails() {
+    let env = Env::start(Setup::default()).await;
+    let dir = std::env::temp_dir().join(format!("hubtune-guardrails-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let own = routes_toml(env.bucket(), "accept_eula = true\n");
+    let explicit = write(&dir, "explicit.toml", &own);
+    // The route's own instance type: refused when the file is read, naming the key.
+    let (o, t) = hubtune(&env, "ml.g5.4xlarge", &["config", "check", &explicit]);
+    assert!(
+        !o.status.success() && t.contains("routes.support-bot.instance_type"),
+        "{t}"
+    );
+    let (o, t) = hubtune(&env, "ml.g5.4xlarge", &["doctor", "--config", &explicit]);
+    assert!(
+        o.status.code() == Some(1)
+            && t.contains("FIX   routes file")
+            && t.contains("allowed_instance_types"),
+        "{t}"
+    );
+    // The hub's default instance type (the route sets none): only doctor, which reads the model reference, sees it.
+    let default = write(
+        &dir,
+        "default.toml",
+        &own.replace("instance_type = \"ml.g5.2xlarge\"\n", ""),
+    );
+    let (o, t) = hubtune(&env, "ml.g5.4xlarge", &["config", "check", &default]);
+    assert!(o.status.success(), "{t}");
+    let (o, t) = hubtune(&env, "ml.g5.4xlarge", &["doctor", "--config", &default]);
+    assert!(o.status.code() == Some(1), "{t}");
+    assert!(t.contains("FIX   route support-bot: within the deployment's guardrails: `ml.g5.2xlarge` is not among"), "{t}");
+    let (_, t) = hubtune(&env, "ml.g5.2xlarge", &["doctor", "--config", &default]);
+    assert!(
+        t.contains("ok    route support-bot: within the deployment's guardrails"),
+        "{t}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
     env.stop().await;
 }
