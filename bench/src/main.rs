@@ -7,6 +7,8 @@
 //!   messages taken off the LaunchQueue and written out as Lambda SQS events, one dataset per event; it prints one
 //!   JSON line (endpoint, files, the stack's pid) and keeps the stack up until its stdin closes. The harness then runs
 //!   a real function binary (or the Python baseline) on those events through its Runtime API stand-in.
+//! - `sweep`: training-state's sweep over N closed and M open runs, with the open-run index and without it
+//!   (bench/src/sweep.rs): its AWS calls and wall time.
 //! - `burst`: N datasets dropped at once, then launch-finetune's real handler draining the LaunchQueue with K
 //!   concurrent pollers as Lambda's SQS event source would; datasets per second, the jobs checked (exactly N, no
 //!   duplicate), hubtune's AWS calls per dataset, and how much of the CPU time was the local stack's.
@@ -32,6 +34,7 @@ use serde_json::{json, Value};
 const IN_PROGRESS_SECONDS: f64 = 86_400.0;
 mod common;
 mod pure;
+mod sweep;
 
 use common::{BoxError, ROUTE_EXTRA, TRAIN_JSONL};
 
@@ -62,6 +65,9 @@ async fn main() -> Result<(), BoxError> {
             )
             .await?
         }
+        Some("sweep") => {
+            sweep::sweep(arg(&args, "--closed", 100_000), arg(&args, "--open", 100)).await?
+        }
         Some("burst") => {
             burst(
                 arg(&args, "--datasets", 1000),
@@ -71,7 +77,7 @@ async fn main() -> Result<(), BoxError> {
         }
         _ => {
             eprintln!(
-                "usage: hubtune-bench pure [--iterations N]\n       hubtune-bench stack --dir DIR [--datasets N]\n       hubtune-bench burst [--datasets N] [--concurrency K]"
+                "usage: hubtune-bench pure [--iterations N]\n       hubtune-bench sweep [--closed N] [--open M]\n       hubtune-bench stack --dir DIR [--datasets N]\n       hubtune-bench burst [--datasets N] [--concurrency K]"
             );
             std::process::exit(2);
         }
