@@ -181,3 +181,23 @@ fn the_job_guardrails_see_the_recipe() {
     let e = g.job_refusal("ml.p4d.24xlarge", true).unwrap();
     assert!(e.contains("allowed_instance_types"), "{e}");
 }
+
+/// A route that leaves the runtime to the model reference's document gets at most the deployment's cap: the
+/// guardrail bounds each route's own cap, which the plan applies to the document's value.
+#[test]
+fn the_runtime_guardrail_bounds_each_routes_cap() {
+    let file = |route_cap: &str| {
+        format!(
+            "[deployment]\nbucket = \"bkt\"\nmax_runtime_cap_seconds = 3600\n[defaults]\nhub = \"h\"\n\
+             model_id = \"m\"\nrole_arn = \"arn:aws:iam::111122223333:role/R\"\n\
+             [routes.a]\nprefix = \"d/\"\n{route_cap}\n"
+        )
+    };
+    let cap = |route_cap: &str| {
+        let c = parse(&file(route_cap), &DeploymentEnv::default(), None).unwrap();
+        c.routes[0].training.max_runtime_cap_seconds
+    };
+    assert_eq!(cap(""), Some(3600));
+    assert_eq!(cap("max_runtime_cap_seconds = 7200"), Some(3600));
+    assert_eq!(cap("max_runtime_cap_seconds = 1800"), Some(1800));
+}

@@ -125,13 +125,22 @@ fn guardrails(raw: &RawDeployment, env: &DeploymentEnv) -> Result<Guardrails, Co
 }
 
 /// Every route within the deployment's guardrails, or the first one beyond them, named like a bad route key: IAM
-/// would refuse its job with AccessDenied after the upload, so the routes file is refused before it.
-pub(crate) fn check_guardrails(config: &Config) -> Result<(), ConfigError> {
+/// would refuse its job with AccessDenied after the upload, so the routes file is refused before it. The runtime cap
+/// also bounds each route's own `max_runtime_cap_seconds`, so a route that leaves the runtime to the model
+/// reference's document gets at most the cap (the plan clamps the document's value to the route's cap).
+pub(crate) fn check_guardrails(mut config: Config) -> Result<Config, ConfigError> {
     let g = &config.deployment.guardrails;
     config
         .routes
         .iter()
-        .try_for_each(|r| route_guardrails(g, r))
+        .try_for_each(|r| route_guardrails(g, r))?;
+    if let Some(cap) = g.max_runtime_cap_seconds {
+        for r in &mut config.routes {
+            let own = &mut r.training.max_runtime_cap_seconds;
+            *own = Some(own.map_or(cap, |c| c.min(cap)));
+        }
+    }
+    Ok(config)
 }
 
 fn route_guardrails(g: &Guardrails, r: &Route) -> Result<(), ConfigError> {

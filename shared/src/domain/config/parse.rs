@@ -39,7 +39,7 @@ pub fn parse(
         source,
     };
     check_prefixes(&config)?;
-    check_guardrails(&config)?;
+    let config = check_guardrails(config)?;
     check_delivered(&config.routes, env.delivered_markers.as_deref())?;
     if let Some(p) = &env.dataset_prefix {
         check_forwarded(&config, p)?;
