@@ -16,13 +16,28 @@ pub const GONE_AFTER_SECONDS: i64 = 600;
 /// Bring one job's record up to date with SageMaker and work off its outbox. Returns the record's status; `None`
 /// when there is no job (the record, if any, is before its launch: the launch path's and the sweep's).
 pub async fn reconcile(ctx: &Context, config: &Config, job: &str) -> Result<Option<RunStatus>> {
+    reconcile_from(ctx, config, job, None).await
+}
+
+/// `reconcile`, starting from the record as the caller just read it (the sweep): no second read unless a write
+/// finds it changed (the compare-and-swap re-reads then).
+pub async fn reconcile_from(
+    ctx: &Context,
+    config: &Config,
+    job: &str,
+    read: Option<Versioned<RunRecord>>,
+) -> Result<Option<RunStatus>> {
     let described = ctx.jobs.describe(job).await?;
     let desc = match described {
         Some(d) if d.status != JobStatus::Deleting => d,
-        other => return job_gone(ctx, config, job, other.is_some()).await,
+        other => return job_gone(ctx, config, job, other.is_some(), read).await,
     };
     let key = config.deployment.run_key(job);
-    let known = match ctx.store.read::<RunRecord>(&key).await? {
+    let read = match read {
+        Some(v) => Some(v),
+        None => ctx.store.read::<RunRecord>(&key).await?,
+    };
+    let known = match read {
         Some(v) => v,
         None => match adopt(ctx, config, &key, &desc).await? {
             Some(v) => v,
@@ -49,9 +64,14 @@ async fn job_gone(
     config: &Config,
     job: &str,
     deleting: bool,
+    read: Option<Versioned<RunRecord>>,
 ) -> Result<Option<RunStatus>> {
     let key = config.deployment.run_key(job);
-    let Some(mut known) = ctx.store.read::<RunRecord>(&key).await? else {
+    let read = match read {
+        Some(v) => Some(v),
+        None => ctx.store.read::<RunRecord>(&key).await?,
+    };
+    let Some(mut known) = read else {
         tracing::warn!(
             job,
             deleting,

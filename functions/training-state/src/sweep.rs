@@ -22,7 +22,7 @@ use hubtune::runtime::outbox::{close_if_done, open_run};
 use hubtune::store::Decision;
 use std::time::{Duration, Instant};
 
-use crate::reconcile::reconcile;
+use crate::reconcile::reconcile_from;
 
 /// How long `Training Run Finished` may go unanswered (no publication) before the sweep sends it again.
 pub const REPUBLISH_AFTER_SECONDS: i64 = 600;
@@ -255,13 +255,15 @@ async fn repair(
     match r.sweep_action(now, timing) {
         SweepAction::Nothing => {}
         SweepAction::Reconcile => {
-            reconcile(ctx, config, r.job_name.as_str()).await?;
+            reconcile_from(ctx, config, r.job_name.as_str(), Some(known.clone())).await?;
             report.reconciled += 1;
         }
         SweepAction::RecoverLaunch => {
             // Launching with no job for a long time: the launch crashed and its message is gone. If SageMaker has
             // the job, adopt its state; if not, the dataset goes back to its route's queue.
-            let has_job = reconcile(ctx, config, r.job_name.as_str()).await?.is_some();
+            let has_job = reconcile_from(ctx, config, r.job_name.as_str(), Some(known.clone()))
+                .await?
+                .is_some();
             if let (false, Some(d)) = (has_job, &r.dataset) {
                 // Its slot goes back with it (a one-slot route would otherwise wait behind a launch that is gone),
                 // but only a slot as old as the stuck launch: one taken since is a retried launch under way.
