@@ -286,44 +286,93 @@ async fn role_check(iam: &aws_sdk_iam::Client, arn: &str) -> Check {
     }
 }
 
-/// SageMaker's quota "<instance type> for training job usage" is above zero.
+/// SageMaker's quota for the route's instance type ("<type> for training job usage", or "for spot training job
+/// usage" on a spot route) covers one job's instances. ListServiceQuotas returns only the quotas whose applied value
+/// it knows, so a quota still at its default is missing there: it is read from ListAWSDefaultServiceQuotas then.
 async fn quota_check(quotas: &aws_sdk_servicequotas::Client, r: &Route, instance: &str) -> Check {
     let what = format!("route {}: training quota for {instance}", r.name);
-    let wanted = format!("{instance} for training job usage");
-    let mut pages = quotas
+    let wanted = quota_name(instance, r.training.spot.is_some());
+    let needed = f64::from(r.training.instance_count);
+    let applied = quotas
         .list_service_quotas()
         .service_code("sagemaker")
         .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(p) => {
-                if let Some(q) = p
-                    .quotas()
-                    .iter()
-                    .find(|q| q.quota_name() == Some(wanted.as_str()))
-                {
-                    let value = q.value().unwrap_or(0.0);
-                    let needed = r.training.instance_count as f64;
-                    return if value >= needed {
-                        ok(format!("{what} ({value})"))
-                    } else {
-                        fix(what, format!("the account's quota is {value}, the route needs {needed}: request an increase of \"{wanted}\" in the Service Quotas console"))
-                    };
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    let applied = match applied {
+        Ok(list) => find_quota(list.iter().map(|q| (q.quota_name(), q.value())), &wanted),
+        Err(e) => {
+            return skip(
+                what,
+                format!("servicequotas:ListServiceQuotas failed: {}", err_text(&e)),
+            )
+        }
+    };
+    let found = match applied {
+        Some(v) => Some(v),
+        None => {
+            let defaults = quotas
+                .list_aws_default_service_quotas()
+                .service_code("sagemaker")
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await;
+            match defaults {
+                Ok(list) => find_quota(list.iter().map(|q| (q.quota_name(), q.value())), &wanted),
+                Err(e) => {
+                    let why = format!(
+                        "servicequotas:ListAWSDefaultServiceQuotas failed: {}",
+                        err_text(&e)
+                    );
+                    return skip(what, why);
                 }
             }
-            Err(e) => {
-                return skip(
-                    what,
-                    format!("servicequotas:ListServiceQuotas failed: {}", err_text(&e)),
-                )
-            }
         }
+    };
+    judge_quota(what, &wanted, found, needed)
+}
+
+/// The Service Quotas name of SageMaker's training quota for `instance`.
+fn quota_name(instance: &str, spot: bool) -> String {
+    let kind = if spot {
+        "spot training job usage"
+    } else {
+        "training job usage"
+    };
+    format!("{instance} for {kind}")
+}
+
+/// The quota named `wanted` among `(name, value)` pairs: `None` when not listed, `Some(None)` when listed without a
+/// value. Names are compared ignoring case and surrounding spaces (the console's and the API's spellings differ).
+fn find_quota<'a>(
+    quotas: impl Iterator<Item = (Option<&'a str>, Option<f64>)>,
+    wanted: &str,
+) -> Option<Option<f64>> {
+    let mut quotas = quotas;
+    quotas
+        .find(|(name, _)| name.is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted.trim())))
+        .map(|(_, value)| value)
+}
+
+/// The verdict on a quota: a problem only when a value is known and below what one job needs. A quota listed
+/// nowhere or without a value is not known to be a problem: doctor says it could not tell.
+fn judge_quota(what: String, wanted: &str, found: Option<Option<f64>>, needed: f64) -> Check {
+    match found {
+        Some(Some(value)) if value >= needed => ok(format!("{what} ({value})")),
+        Some(Some(value)) => fix(
+            what,
+            format!("the account's quota is {value}, the route needs {needed}: request an increase of \"{wanted}\" in the Service Quotas console"),
+        ),
+        Some(None) => skip(what, format!("Service Quotas lists \"{wanted}\" without a value")),
+        None => skip(
+            what,
+            format!("Service Quotas lists no \"{wanted}\" (in this region's applied or default quotas): check the instance type is offered for training here"),
+        ),
     }
-    fix(
-        what,
-        format!("the account has no \"{wanted}\" quota: request one in the Service Quotas console"),
-    )
 }
 
 fn err_text<E: std::error::Error>(e: &E) -> String {
@@ -334,4 +383,60 @@ fn err_text<E: std::error::Error>(e: &E) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(found: Option<Option<f64>>, needed: f64) -> Status {
+        judge_quota(
+            "q".into(),
+            "ml.g5.2xlarge for training job usage",
+            found,
+            needed,
+        )
+        .status
+    }
+
+    #[test]
+    fn a_quota_at_its_default_is_found_by_name_and_judged_on_its_value() {
+        let listed = [
+            (Some("ml.g5.xlarge for training job usage"), Some(0.0)),
+            (Some("ml.g5.2xlarge for spot training job usage"), Some(0.0)),
+            (Some("ml.g5.2xlarge for training job usage"), Some(2.0)),
+        ];
+        let wanted = quota_name("ml.g5.2xlarge", false);
+        let found = find_quota(listed.iter().copied(), &wanted);
+        assert_eq!(found, Some(Some(2.0)));
+        assert!(matches!(judged(found, 1.0), Status::Ok));
+        // The spot route reads the spot quota, which is 0 here.
+        let spot = find_quota(listed.iter().copied(), &quota_name("ml.g5.2xlarge", true));
+        assert!(matches!(judged(spot, 1.0), Status::Fix));
+    }
+
+    #[test]
+    fn only_a_known_value_below_one_job_is_a_problem() {
+        assert!(matches!(judged(Some(Some(1.0)), 2.0), Status::Fix));
+        assert!(matches!(judged(Some(Some(2.0)), 2.0), Status::Ok));
+        // Listed without a value, or listed nowhere: doctor cannot tell, which is not a problem found.
+        assert!(matches!(judged(Some(None), 1.0), Status::Skip));
+        assert!(matches!(judged(None, 1.0), Status::Skip));
+    }
+
+    #[test]
+    fn names_compare_ignoring_case_and_spaces() {
+        let listed = [(Some(" ML.G5.2xlarge for Training Job Usage"), Some(4.0))];
+        assert_eq!(
+            find_quota(listed.iter().copied(), &quota_name("ml.g5.2xlarge", false)),
+            Some(Some(4.0))
+        );
+        assert_eq!(
+            find_quota(
+                listed.iter().copied(),
+                "ml.g5.4xlarge for training job usage"
+            ),
+            None
+        );
+    }
 }
