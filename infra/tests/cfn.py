@@ -233,6 +233,9 @@ class Resolver:
                 return all(self.resolve(x) for x in arg)
             if key == "Fn::Or":
                 return any(self.resolve(x) for x in arg)
+            if key == "Fn::FindInMap":
+                name, top, second = (self.resolve(x) for x in arg)
+                return self.template["Mappings"][name][top][second]
             if key == "Fn::Select":
                 index, items = arg
                 return self.resolve(items)[int(self.resolve(index))]

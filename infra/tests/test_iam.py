@@ -36,6 +36,8 @@ def queue(name: str) -> str:
     return f"arn:aws:sqs:{R}:{A}:{name}"
 
 
+# Lambda's active tracing (Globals Tracing: Active) sends the invocation's segments with the function's role.
+XRAY_WRITE = (["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"], None)
 SQS_CONSUME = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
 KMS_VIA_S3 = {"StringEquals": {"kms:ViaService": f"s3.{R}.amazonaws.com"}}
 
@@ -68,6 +70,7 @@ def expected_launch(training_role=CREATED_TRAINING_ROLE, hub_account=A, kms=Fals
     tag_keys = guardrails.get("tag_keys", HUBTUNE_TAG_KEYS)
     out = {
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group("launch-finetune")], None),
+        "WriteTraces": XRAY_WRITE,
         "ConsumeLaunchQueue": (SQS_CONSUME, [queue("LaunchQueue")], None),
         "CreateGuardedTrainingJobs": (
             ["sagemaker:CreateTrainingJob"], [JOBS], guarded_create_condition(**guardrails),
@@ -108,6 +111,7 @@ def expected_launch(training_role=CREATED_TRAINING_ROLE, hub_account=A, kms=Fals
 def expected_training_state(kms=False):
     out = {
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group("training-state")], None),
+        "WriteTraces": XRAY_WRITE,
         "ConsumeTrainingStateQueue": (SQS_CONSUME, [queue("TrainingStateQueue")], None),
         "DescribeTrainingJobs": (["sagemaker:DescribeTrainingJob", "sagemaker:ListTags"], [JOBS], None),
         "ReadWriteState": (["s3:GetObject", "s3:PutObject"], [f"{B}/hubtune/state/*"], None),
@@ -123,6 +127,7 @@ def expected_training_state(kms=False):
 def expected_publish(kms=False):
     out = {
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group("publish-artifact")], None),
+        "WriteTraces": XRAY_WRITE,
         "ConsumePublishQueue": (SQS_CONSUME, [queue("PublishQueue")], None),
         "DescribeTrainingJobs": (["sagemaker:DescribeTrainingJob"], [JOBS], None),
         "ReadWriteOutputs": (["s3:GetObject", "s3:PutObject"], [f"{B}/hubtune/output/*"], None),
@@ -175,7 +180,7 @@ def expected_training_role(kms=False, vpc=False):
         ),
         "PullTrainingImages": (
             ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            ["arn:aws:ecr:*:763104351884:repository/*"],
+            [f"arn:aws:ecr:{R}:763104351884:repository/*"],
             None,
         ),
         "GetEcrAuthorizationToken": (["ecr:GetAuthorizationToken"], ["*"], None),
@@ -485,6 +490,7 @@ def test_vpc_permissions_are_scoped_to_the_vpc(template):
 STAR_RESOURCE_ALLOWED = {
     "GetEcrAuthorizationToken": {"ecr:GetAuthorizationToken"},
     "PutTrainingMetrics": {"cloudwatch:PutMetricData"},
+    "WriteTraces": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"},
     # Only present when TrainingVpcId is given (EC2 Describe* has no resource-level permissions).
     "DescribeTrainingNetwork": {
         "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
@@ -539,13 +545,19 @@ def test_cloudwatch_metrics_statement_is_namespace_bound(resolver):
 
 
 def test_star_resources_absent_without_optional_features(resolver):
-    """With defaults, the only '*' resources are the two the training role cannot do without."""
+    """With defaults, the only '*' resources are the two the training role and the functions' traces need."""
     stars = set()
     for role in ("LaunchFinetuneRole", "TrainingStateRole", "PublishArtifactRole", "TrainingRole"):
         for st in cfn.role_statements(resolver, role):
             if "*" in cfn.as_list(st["Resource"]):
                 stars.add((role, st["Sid"]))
-    assert stars == {("TrainingRole", "GetEcrAuthorizationToken"), ("TrainingRole", "PutTrainingMetrics")}
+    assert stars == {
+        ("TrainingRole", "GetEcrAuthorizationToken"),
+        ("TrainingRole", "PutTrainingMetrics"),
+        ("LaunchFinetuneRole", "WriteTraces"),
+        ("TrainingStateRole", "WriteTraces"),
+        ("PublishArtifactRole", "WriteTraces"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
