@@ -2,12 +2,14 @@
 //!
 //! `Aws` holds the clients, built once per cold start, and implements every port: `s3` (ObjectStore),
 //! `sagemaker` (TrainingJobs, Hub), `eventbridge` (EventBus). `errors` classes every SDK failure from its metadata;
-//! `training_input` maps the planned request onto the SDK's input. Nothing outside this module sees an SDK type.
+//! `training_input` maps the planned request onto the SDK's input; `tls` gives the HTTPS client a trust store
+//! of the AWS roots only (the system store costs half a cold start). Nothing outside this module sees an SDK type.
 
 mod errors;
 mod eventbridge;
 mod s3;
 mod sagemaker;
+mod tls;
 mod training_input;
 
 use std::sync::Arc;
@@ -40,6 +42,7 @@ impl Aws {
         let region =
             RegionProviderChain::default_provider().or_else(Region::from_static(DEFAULT_REGION));
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(tls::https_client(tls::Roots::from_env()))
             .region(region)
             .retry_config(RetryConfig::standard())
             .load()
@@ -63,6 +66,7 @@ impl Aws {
         );
         // An explicit endpoint takes precedence over AWS_ENDPOINT_URL* in the environment.
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(tls::https_client(tls::Roots::from_env()))
             .region(Region::new(region.to_string()))
             .endpoint_url(endpoint)
             .credentials_provider(credentials)

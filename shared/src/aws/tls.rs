@@ -1,0 +1,154 @@
+//! The SDK's HTTPS client with hubtune's own trust store.
+//!
+//! By default the SDK loads and parses the system's whole root store (~140 certificates on Debian, more on Amazon
+//! Linux) when the first connector is built: measured, more than half of launch-finetune's cold start. Every AWS
+//! endpoint hubtune calls chains to Amazon Trust Services' roots, so those five (roots/README.md: source and
+//! SHA-256 fingerprints) are compiled in and are all it trusts. `HUBTUNE_TRUST_SYSTEM_ROOTS=1` adds the system
+//! store back, for a proxy or a private CA in front of a custom `AWS_ENDPOINT_URL` (plain-http endpoints, such
+//! as the local stack, use no trust store at all).
+
+use aws_sdk_s3::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_http_client::Builder;
+
+/// The environment variable that adds the system's root store to the compiled-in roots.
+pub const TRUST_SYSTEM_ROOTS_ENV: &str = "HUBTUNE_TRUST_SYSTEM_ROOTS";
+
+/// Amazon Root CA 1-4 and Starfield Services Root CA G2, PEM, as shipped in Mozilla's root store.
+pub const AWS_ROOTS: [(&str, &[u8]); 5] = [
+    (
+        "Amazon Root CA 1",
+        include_bytes!("roots/amazon-root-ca-1.pem"),
+    ),
+    (
+        "Amazon Root CA 2",
+        include_bytes!("roots/amazon-root-ca-2.pem"),
+    ),
+    (
+        "Amazon Root CA 3",
+        include_bytes!("roots/amazon-root-ca-3.pem"),
+    ),
+    (
+        "Amazon Root CA 4",
+        include_bytes!("roots/amazon-root-ca-4.pem"),
+    ),
+    (
+        "Starfield Services Root Certificate Authority - G2",
+        include_bytes!("roots/starfield-services-root-ca-g2.pem"),
+    ),
+];
+
+/// Which roots the HTTPS client trusts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Roots {
+    /// Only `AWS_ROOTS`: the default.
+    AwsOnly,
+    /// `AWS_ROOTS` and the system's store (the escape hatch).
+    AwsAndSystem,
+}
+
+impl Roots {
+    /// The decision from the escape hatch's value: only an explicit yes ("1", "true", "yes") opens the system
+    /// store, so a typo or an empty value keeps the small one.
+    pub fn from_env_value(value: Option<&str>) -> Roots {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            Some("1" | "true" | "yes") => Roots::AwsAndSystem,
+            _ => Roots::AwsOnly,
+        }
+    }
+
+    /// The decision from this process's environment.
+    pub fn from_env() -> Roots {
+        Roots::from_env_value(std::env::var(TRUST_SYSTEM_ROOTS_ENV).ok().as_deref())
+    }
+
+    /// The SDK's trust store for this choice: never the SDK's default (which is the system store).
+    pub fn trust_store(self) -> TrustStore {
+        AWS_ROOTS
+            .iter()
+            .fold(TrustStore::empty(), |store, (_, pem)| {
+                store.with_pem_certificate(*pem)
+            })
+            .with_native_roots(self == Roots::AwsAndSystem)
+    }
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, as `default-https-client` builds it) trusting `roots`.
+pub fn https_client(roots: Roots) -> SharedHttpClient {
+    // `build` only fails on an invalid server name list, and none is given; the default context is the
+    // fallback that cannot fail, so there is no panic path here.
+    let context = TlsContext::builder()
+        .with_trust_store(roots.trust_store())
+        .build()
+        .unwrap_or_default();
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_explicit_yes_adds_the_system_store() {
+        for yes in ["1", "true", "TRUE", " yes "] {
+            assert_eq!(
+                Roots::from_env_value(Some(yes)),
+                Roots::AwsAndSystem,
+                "{yes}"
+            );
+        }
+        for no in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("false"),
+            Some("no"),
+            Some("ture"),
+        ] {
+            assert_eq!(Roots::from_env_value(no), Roots::AwsOnly, "{no:?}");
+        }
+    }
+
+    #[test]
+    fn the_compiled_in_roots_are_five_single_certificates() {
+        for (name, pem) in AWS_ROOTS {
+            let text = std::str::from_utf8(pem).expect("PEM is ASCII");
+            assert_eq!(
+                text.matches("-----BEGIN CERTIFICATE-----").count(),
+                1,
+                "{name}"
+            );
+            assert_eq!(
+                text.matches("-----END CERTIFICATE-----").count(),
+                1,
+                "{name}"
+            );
+        }
+    }
+
+    /// The store's fields are private to the SDK; its Debug form is the only window on them. What must hold:
+    /// the system store is off unless asked for, and the five PEMs are in either way.
+    #[test]
+    fn the_trust_store_is_the_compiled_in_roots_unless_the_escape_hatch_is_set() {
+        let aws_only = format!("{:?}", Roots::AwsOnly.trust_store());
+        assert!(
+            aws_only.contains("enable_native_roots: false"),
+            "{aws_only}"
+        );
+        let with_system = format!("{:?}", Roots::AwsAndSystem.trust_store());
+        assert!(
+            with_system.contains("enable_native_roots: true"),
+            "{with_system}"
+        );
+        for store in [&aws_only, &with_system] {
+            assert_eq!(
+                store.matches("CertificatePEM(").count(),
+                AWS_ROOTS.len(),
+                "{store}"
+            );
+        }
+    }
+}
