@@ -13,6 +13,7 @@
 //! queues' depth alarms in infra/template.yaml stand for "dead-lettered".
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -131,6 +132,14 @@ thread_local! {
     static CAPTURED: RefCell<Option<Vec<Value>>> = const { RefCell::new(None) };
 }
 
+/// Whether this process is a Lambda function (Lambda sets the variable): only there is stdout the log stream
+/// CloudWatch reads. Elsewhere (the CLI's local stack runs the handlers in-process, and its stdout is the CLI's
+/// output) the document is a debug log line instead.
+fn in_lambda() -> bool {
+    static IN_LAMBDA: OnceLock<bool> = OnceLock::new();
+    *IN_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some())
+}
+
 /// One EMF line on stdout, where Lambda's log agent reads it; or into this thread's capture.
 fn emit(doc: &Value) {
     let captured = CAPTURED.with(|c| match c.borrow_mut().as_mut() {
@@ -140,8 +149,13 @@ fn emit(doc: &Value) {
         }
         None => false,
     });
-    if !captured {
+    if captured {
+        return;
+    }
+    if in_lambda() {
         println!("{doc}");
+    } else {
+        tracing::debug!(emf = %doc, "metric");
     }
 }
 
