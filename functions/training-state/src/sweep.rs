@@ -197,7 +197,21 @@ impl SweepOne<'_> {
         };
         let (ctx, config) = (self.ctx, self.config);
         let key = config.deployment.run_key(self.job);
-        let Some(known) = ctx.store.read::<RunRecord>(&key).await.map_err(before)? else {
+        let read = match ctx.store.read::<RunRecord>(&key).await {
+            Ok(read) => read,
+            // Unreadable (or not read this time): while rebuilding, it is given a marker all the same, so every
+            // sweep reads it (and reports it) until it can be closed, and one broken object does not keep the index
+            // from being built.
+            Err(error) if self.rebuilding => {
+                let marked = open_run(ctx, config, self.job).await.is_ok();
+                return Err(Failed {
+                    error,
+                    before_marker: !marked,
+                });
+            }
+            Err(error) => return Err(after(error)),
+        };
+        let Some(known) = read else {
             if !self.rebuilding {
                 report.markers_dropped += self.drop_if_stale().await.map_err(after)? as usize;
             }

@@ -888,6 +888,27 @@ async fn records_written_before_the_index_get_their_markers_from_one_full_sweep_
 }
 
 #[tokio::test]
+async fn an_unreadable_record_written_before_the_index_is_indexed_and_reported_by_every_sweep() {
+    let h = Harness::new();
+    let broken = h.job_name("broken").to_string();
+    h.world.objects.insert(&h.run_uri(&broken), "not json");
+    assert!(training_state::sweep(&h.ctx).await.is_err());
+    assert!(
+        has_marker(&h, &broken),
+        "read by every sweep until someone looks"
+    );
+    let built = h.config.deployment.open_index_built_key().to_string();
+    assert!(
+        h.world.objects.body(&built).is_some(),
+        "one broken record does not keep the index from being built"
+    );
+    assert!(
+        training_state::sweep(&h.ctx).await.is_err(),
+        "still reported"
+    );
+}
+
+#[tokio::test]
 async fn a_sweep_past_its_record_budget_leaves_the_rest_for_the_next() {
     let h = Harness::new();
     index_built(&h);
