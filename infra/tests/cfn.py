@@ -35,6 +35,8 @@ REQUIRED_PARAMS = {
     "RoutesFileUri": "s3://cfg-bkt/conf/hubtune.toml",
     # An explicit prefix keeps the job ARNs of the IAM tests readable; test_wiring's derived-prefix test passes "".
     "JobPrefix": "hubtune",
+    # Likewise the deployment name (its default is the stack's name; test_wiring checks the derived one).
+    "DeploymentName": "hubtune",
 }
 
 

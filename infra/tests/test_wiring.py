@@ -441,7 +441,7 @@ def test_parameter_defaults(template):
     expected = {
         "JobPrefix": "", "CreateDatasetBucket": "true", "DatasetPrefix": "datasets/", "MarkerSuffix": "_SUCCESS",
         "StatePrefix": "hubtune/state/", "OutputPrefix": "hubtune/output/", "TrainingRoleArn": "",
-        "NotificationEmail": "", "EventBusName": "hubtune", "DeploymentName": "hubtune", "KmsKeyArn": "",
+        "NotificationEmail": "", "EventBusName": "hubtune", "DeploymentName": "", "KmsKeyArn": "",
         "SweepSchedule": "rate(5 minutes)", "LogLevel": "info", "CheckpointPrefix": "hubtune/checkpoints/",
         "AdminRoleArn": "", "RequireNetworkIsolation": "false", "TrainingSubnetIds": "", "RouteTagKeys": "",
     }
@@ -581,3 +581,18 @@ def test_an_empty_job_prefix_is_the_stacks_own_everywhere(template, stack_uuid):
     assert not f"{expected}-chat-{'0' * 16}".startswith("hubtune-")
     given = cfn.Resolver(template, {"JobPrefix": "ft-team2"})
     assert _job_prefix_uses(given) == {"ft-team2"}
+
+
+def test_an_empty_deployment_name_is_the_stacks_name_in_the_functions_and_the_guardrail(template):
+    """Two stacks with the defaults carry two `hubtune:deployment` tags: the tag check holds only if names differ."""
+    resolver = cfn.Resolver(template, {"DeploymentName": ""})
+    assert resolver.resolve(template_env(resolver)["HUBTUNE_DEPLOYMENT"]) == cfn.STACK
+    tags = {
+        value
+        for st in cfn.role_statements(resolver, "LaunchFinetuneRole")
+        for value in [st.get("Condition", {}).get("StringEquals", {}).get("aws:RequestTag/hubtune:deployment")]
+        if value is not None
+    }
+    assert tags == {cfn.STACK}
+    given = cfn.Resolver(template, {"DeploymentName": "team2"})
+    assert given.resolve(template_env(given)["HUBTUNE_DEPLOYMENT"]) == "team2"
