@@ -109,6 +109,26 @@ async fn the_published_manifest_lists_exactly_what_was_trained_with_size_etag_an
     assert_eq!(m.dataset_files, m.dataset_contents.len());
 }
 
+/// The EMF metric of a publication (runtime::metrics): the time from the job's end to `Model Published`.
+#[tokio::test]
+async fn a_publication_emits_finish_to_publish_latency_on_its_route() {
+    use hubtune::runtime::metrics::{Capture, FINISH_TO_PUBLISH};
+    let h = Harness::new();
+    let job = h.completed("latency").await;
+    let c = Capture::start();
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let published: Vec<_> = c
+        .documents()
+        .into_iter()
+        .filter(|d| d.get(FINISH_TO_PUBLISH).is_some())
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0]["Route"], ROUTE);
+    assert!(published[0][FINISH_TO_PUBLISH]
+        .as_f64()
+        .is_some_and(|ms| ms >= 0.0));
+}
+
 #[tokio::test]
 async fn a_completed_run_moves_latest_json_to_its_job() {
     let h = Harness::new();
