@@ -152,3 +152,53 @@ mod tests {
         }
     }
 }
+
+/// An HTTPS endpoint whose certificate no compiled-in root signed is refused at the handshake (offline: a TLS
+/// server on 127.0.0.1 with a self-signed certificate from roots/test/).
+#[cfg(test)]
+mod refusal {
+    use std::sync::Arc;
+
+    use aws_smithy_types::error::display::DisplayErrorContext;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::{crypto::aws_lc_rs, ServerConfig};
+
+    use crate::aws::Aws;
+
+    const CERT: &[u8] = include_bytes!("roots/test/self-signed-127.0.0.1.pem");
+    const KEY: &[u8] = include_bytes!("roots/test/self-signed-127.0.0.1.key");
+
+    /// Serves TLS handshakes with the self-signed certificate until the test ends; returns the port.
+    async fn self_signed_server() -> u16 {
+        let config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from_pem_slice(CERT).unwrap()],
+                PrivateKeyDer::from_pem_slice(KEY).unwrap(),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                // The client aborts the handshake; that failure is the point, not the server's concern.
+                let _ = acceptor.accept(stream).await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_an_unknown_issuer_is_refused() {
+        let port = self_signed_server().await;
+        let aws = Aws::for_endpoint(&format!("https://127.0.0.1:{port}"), "us-east-1").await;
+        let err = aws.s3.list_buckets().send().await.unwrap_err();
+        let message = format!("{}", DisplayErrorContext(&err));
+        // The handshake reached certificate verification and failed there: not a refused connection or a timeout.
+        assert!(message.contains("UnknownIssuer"), "{message}");
+    }
+}
