@@ -268,6 +268,29 @@ mod tests {
         assert_eq!(c.sum(DATASETS_QUEUED, &[("Route", "r")]), 1.0);
     }
 
+    /// The batch counts each message it hands back, by the class of its error (what "dead-lettered" rests on).
+    #[tokio::test]
+    async fn the_batch_counts_each_returned_message_by_class() {
+        use crate::domain::error::Error;
+        let c = Capture::start();
+        let body = |i: usize, b: &str| json!({"messageId": format!("m{i}"), "eventSource": "aws:sqs", "body": b});
+        let payload =
+            json!({"Records": [body(0, "\"ok\""), body(1, "\"retry\""), body(2, "\"bad\"")]});
+        crate::runtime::batch::run(payload, |b| async move {
+            match b.as_str() {
+                Some("retry") => Err(Error::NotYet("later".into())),
+                Some("bad") => Err(Error::Invalid("never".into())),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .expect("a batch response");
+        assert_eq!(c.sum(MESSAGES_RETURNED, &[("Class", "Retry")]), 1.0);
+        assert_eq!(c.sum(MESSAGES_RETURNED, &[("Class", "Permanent")]), 1.0);
+        assert_eq!(c.sum(MESSAGES_RETURNED, &[]), 2.0);
+        c.documents().iter().for_each(assert_valid_emf);
+    }
+
     #[test]
     fn nothing_is_captured_outside_a_capture() {
         {
