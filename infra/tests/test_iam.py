@@ -115,6 +115,7 @@ def expected_training_state(kms=False):
         "ConsumeTrainingStateQueue": (SQS_CONSUME, [queue("TrainingStateQueue")], None),
         "DescribeTrainingJobs": (["sagemaker:DescribeTrainingJob", "sagemaker:ListTags"], [JOBS], None),
         "ReadWriteState": (["s3:GetObject", "s3:PutObject"], [f"{B}/hubtune/state/*"], None),
+        "CloseOpenRuns": (["s3:DeleteObject"], [f"{B}/hubtune/state/open/*"], None),
         "ListState": (["s3:ListBucket"], [B], {"StringLike": {"s3:prefix": ["hubtune/state/*"]}}),
         "ReadRoutes": (["s3:GetObject"], [ROUTES], None),
         "PutHubtuneEvents": (["events:PutEvents"], [BUS], None),
@@ -137,6 +138,7 @@ def expected_publish(kms=False):
             {"StringLike": {"s3:prefix": ["hubtune/output/*", "hubtune/state/*"]}},
         ),
         "ReadWriteState": (["s3:GetObject", "s3:PutObject"], [f"{B}/hubtune/state/*"], None),
+        "CloseOpenRuns": (["s3:DeleteObject"], [f"{B}/hubtune/state/open/*"], None),
         "ReadRoutes": (["s3:GetObject"], [ROUTES], None),
         "PutHubtuneEvents": (["events:PutEvents"], [BUS], None),
     }
