@@ -479,8 +479,9 @@ async fn a_launch_makes_the_calls_its_guarantees_need_and_no_more() {
         // The folder for the checks, and again just before CreateTrainingJob: a file overwritten since the checks
         // is refused (`changed_after_checks`), not trained unchecked.
         ("s3.ListObjectsV2", 2),
-        // Slot, frozen manifest, record `Launching`, record `Launched` with its outbox flag.
-        ("s3.PutObject", 4),
+        // Slot, the open-run marker (before the record: the sweep reads open runs only), frozen manifest, record
+        // `Launching`, record `Launched` with its outbox flag.
+        ("s3.PutObject", 5),
         ("sagemaker.CreateTrainingJob", 1),
         ("events.PutEvents", 1),
     ]
