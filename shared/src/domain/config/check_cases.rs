@@ -349,8 +349,20 @@ fn guardrail_cases() -> Vec<Case> {
 /// the rule is the template's default: keys ending in `_SUCCESS`), naming the template parameter to change.
 fn trigger_cases() -> Vec<Case> {
     vec![
-        case("a marker the template's default rule never delivers", "marker = \"_DONE\"", refused("routes.a.marker", "MarkerSuffix")),
-        case("an object trigger under the template's default rule", "trigger = \"object\"", refused("routes.a.trigger", "MarkerSuffix to empty")),
-        case("the default marker, spelt out", "marker = \"_SUCCESS\"", Expect::Accepted),
+        case(
+            "a marker the template's default rule never delivers",
+            "marker = \"_DONE\"",
+            refused("routes.a.marker", "MarkerSuffix"),
+        ),
+        case(
+            "an object trigger under the template's default rule",
+            "trigger = \"object\"",
+            refused("routes.a.trigger", "MarkerSuffix to empty"),
+        ),
+        case(
+            "the default marker, spelt out",
+            "marker = \"_SUCCESS\"",
+            Expect::Accepted,
+        ),
     ]
 }
