@@ -1,11 +1,13 @@
 //! `hubtune config check` and `hubtune plan` as a user runs them, a subprocess per case, over the table of issue
-//! 12's cases that the core's unit test reads too (shared/src/domain/config/check_cases.rs): the exit code, and the
+//! 12's cases that the core's unit test reads too (`hubtune::domain::config::check_cases`, feature `test-util`): the exit code, and the
 //! routes-file key and rule in the message. Offline: `plan` reads the example model reference from a file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-include!("../../shared/src/domain/config/check_cases.rs");
+use hubtune::domain::config::check_cases::{
+    cases, hub_content, routes_file, Case, Expect, DATASET,
+};
 
 /// The repository's root (the CLI crate's parent).
 fn repo() -> PathBuf {

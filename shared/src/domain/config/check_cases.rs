@@ -1,9 +1,7 @@
 // The cases of issue 12 (item 6 and the config findings): what the routes file's parser, and so `hubtune config
 // check`, must refuse because AWS would, what it must accept because AWS does, and what only the whole request
-// (`hubtune plan`, the launcher) can see. One table, read by the core's unit test (config::check_tests) and,
-// through `include!`, by the CLI's (cli/tests/config_check.rs), so the two can never cover different cases.
-//
-// Plain items and `//` comments only: the file is included into another crate.
+// (`hubtune plan`, the launcher) can see. One table, read by the core's unit test (config::check_tests) and by
+// the CLI's (cli/tests/config_check.rs, through feature `test-util`), so the two can never cover different cases.
 
 /// What a check says: the routes file is accepted, or refused naming `path` (the routes-file key; empty when the
 /// refusal is the whole request's, which names API fields) with a message containing `says`.

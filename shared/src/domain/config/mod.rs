@@ -16,8 +16,9 @@ pub use duration::parse_duration;
 pub use model::*;
 pub use parse::parse;
 
-#[cfg(test)]
-mod check_cases;
+/// The table of routes-file cases AWS refuses or accepts, for the core's test and the CLI's (feature `test-util`).
+#[cfg(any(test, feature = "test-util"))]
+pub mod check_cases;
 #[cfg(test)]
 mod check_tests;
 
