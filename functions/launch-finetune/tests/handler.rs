@@ -185,15 +185,7 @@ impl Harness {
     fn with_route(extra: &str) -> Self {
         let world = World::new();
         world.hub.insert(hub_content());
-        let config = Arc::new(
-            config::parse(&routes_toml(extra), &DeploymentEnv::default(), None)
-                .expect("the test routes file is valid"),
-        );
-        let ctx = Context::new(
-            world.ports(),
-            ConfigSource::Inline(config.clone()),
-            DeploymentEnv::default(),
-        );
+        let (config, ctx) = world.context(&routes_toml(extra));
         Self { world, config, ctx }
     }
 

@@ -23,7 +23,10 @@ pub use hub::MemoryHub;
 pub use jobs::MemoryJobs;
 pub use objects::MemoryObjects;
 
+use crate::domain::config::{self, Config, DeploymentEnv};
 use crate::ports::Ports;
+use crate::runtime::config_cache::ConfigSource;
+use crate::runtime::context::Context;
 
 /// One in-memory AWS: an object store, training jobs, an event bus, a hub and a clock that only moves when told.
 #[derive(Clone)]
@@ -62,6 +65,21 @@ impl World {
             hub: self.hub.clone(),
             clock: self.clock.clone(),
         }
+    }
+
+    /// A handler's context over this world, serving `routes` (a routes file, as TOML) with no deployment
+    /// environment, and the parsed routes beside it. Panics on a routes file that does not parse: a test's own.
+    pub fn context(&self, routes: &str) -> (Arc<Config>, Context) {
+        let config = Arc::new(
+            config::parse(routes, &DeploymentEnv::default(), None)
+                .expect("the test routes file is valid"),
+        );
+        let ctx = Context::new(
+            self.ports(),
+            ConfigSource::Inline(config.clone()),
+            DeploymentEnv::default(),
+        );
+        (config, ctx)
     }
 
     /// Every call made to any port so far, by operation name (`GetObject`, `CreateTrainingJob`, …).

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use hubtune::domain::config::{self, Config, DeploymentEnv};
+use hubtune::domain::config::Config;
 use hubtune::domain::dataset::{DatasetFile, DatasetIdentity, DatasetLanded, FrozenDataset};
 use hubtune::domain::hub::HubContent;
 use hubtune::domain::job::JobStatus;
@@ -16,7 +16,6 @@ use hubtune::domain::run::{NewRun, RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::memory::World;
 use hubtune::ports::{ObjectStore, TrainingJobs};
-use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 use serde_json::{json, Value};
 
@@ -66,15 +65,7 @@ pub struct Harness {
 impl Harness {
     pub fn new() -> Self {
         let world = World::new();
-        let config = Arc::new(
-            config::parse(&routes_toml(), &DeploymentEnv::default(), None)
-                .expect("the test routes file is valid"),
-        );
-        let ctx = Context::new(
-            world.ports(),
-            ConfigSource::Inline(config.clone()),
-            DeploymentEnv::default(),
-        );
+        let (config, ctx) = world.context(&routes_toml());
         Self { world, config, ctx }
     }
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use hubtune::domain::config::{self, Config, DeploymentEnv};
+use hubtune::domain::config::Config;
 use hubtune::domain::dataset::{DatasetFile, DatasetIdentity, DatasetLanded, FrozenDataset};
 use hubtune::domain::events::OutgoingEvent;
 use hubtune::domain::hub::HubContent;
@@ -20,7 +20,6 @@ use hubtune::domain::run::{NewRun, RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::memory::World;
 use hubtune::ports::{Clock, TrainingJobs};
-use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 use serde_json::{json, Value};
 
@@ -67,15 +66,7 @@ impl Harness {
 
     pub fn with_route(route_extra: &str) -> Self {
         let world = World::new();
-        let config = Arc::new(
-            config::parse(&routes_toml(route_extra), &DeploymentEnv::default(), None)
-                .expect("the test routes file is valid"),
-        );
-        let ctx = Context::new(
-            world.ports(),
-            ConfigSource::Inline(config.clone()),
-            DeploymentEnv::default(),
-        );
+        let (config, ctx) = world.context(&routes_toml(route_extra));
         Self { world, config, ctx }
     }
 
