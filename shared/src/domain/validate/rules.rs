@@ -3,11 +3,16 @@
 //! AWS counts a string's length in UTF-16 code units and matches a pattern against the whole value with Java's
 //! regular expressions: in Java `.` matches no line terminator (`\n`, `\r`, U+0085, U+2028, U+2029) and `\d`, `\w`
 //! are ASCII only, so patterns are translated to say exactly that before they are compiled.
+//!
+//! Every launcher checks its routes file at each cold start, so compiling a pattern must cost microseconds, not the
+//! milliseconds of a regex engine that builds automata ahead of time (that was 70% of a cold start): patterns are
+//! compiled with `regex-lite`, which builds none. It has no Unicode classes (`\p{L}`, in tag patterns): those are
+//! spelled out as ranges by `regex-syntax` first. Only a pattern neither takes (a look-behind) goes to
+//! `fancy-regex`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use fancy_regex::Regex;
 use serde_json::Value;
 
 /// One constraint of the service model on the values at `path` (`A.B`, `A[]`, `A.<key>`, `A.<value>`).
@@ -185,22 +190,51 @@ fn shown(v: &Value) -> String {
 /// (a test keeps every pattern of the tables compilable).
 /// Patterns come from the static tables, so the cache is keyed by them without copying a key per check.
 pub fn full_match(pattern: &'static str, s: &str) -> bool {
-    static CACHE: OnceLock<std::sync::Mutex<HashMap<&'static str, Option<Regex>>>> =
+    static CACHE: OnceLock<std::sync::Mutex<HashMap<&'static str, Option<Matcher>>>> =
         OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     let re = cache.entry(pattern).or_insert_with(|| compile(pattern));
-    // A match that cannot finish (backtracking limit) is not held against the value.
-    re.as_ref().is_none_or(|re| re.is_match(s).unwrap_or(true))
+    re.as_ref().is_none_or(|re| re.is_match(s))
+}
+
+/// A compiled pattern, by the cheapest engine that takes it.
+#[derive(Debug)]
+pub enum Matcher {
+    Lite(regex_lite::Regex),
+    Fancy(fancy_regex::Regex),
+}
+
+impl Matcher {
+    pub fn is_match(&self, s: &str) -> bool {
+        match self {
+            Matcher::Lite(re) => re.is_match(s),
+            // A match that cannot finish (backtracking limit) is not held against the value.
+            Matcher::Fancy(re) => re.is_match(s).unwrap_or(true),
+        }
+    }
 }
 
 /// The Rust regex that means what the Java pattern means, anchored at both ends.
-pub fn compile(pattern: &str) -> Option<Regex> {
-    Regex::new(&format!("^(?:{})$", java_to_rust(pattern))).ok()
+pub fn compile(pattern: &str) -> Option<Matcher> {
+    let full = format!("^(?:{})$", java_to_rust(pattern));
+    lite(&full)
+        .map(Matcher::Lite)
+        .or_else(|| fancy_regex::Regex::new(&full).ok().map(Matcher::Fancy))
 }
 
-/// Java's `.` (no line terminators), `\d`, `\w` and `\p{Alnum}` (ASCII), in Rust's syntax.
-fn java_to_rust(p: &str) -> String {
+fn lite(full: &str) -> Option<regex_lite::Regex> {
+    regex_lite::Regex::new(full).ok().or_else(|| {
+        // regex-syntax prints a Unicode class as the ranges it stands for, which regex-lite takes.
+        let hir = regex_syntax::Parser::new().parse(full).ok()?;
+        regex_lite::Regex::new(&hir.to_string()).ok()
+    })
+}
+
+/// Java's `.` (no line terminators), `\d`, `\w` and `\p{Alnum}` (ASCII), in Rust's syntax. Groups become
+/// non-capturing: only whether the whole value matches is asked, and a capture in a counted repetition (the job
+/// name's `(-*[a-zA-Z0-9]){0,62}`) would cost 62 capture slots to compile.
+pub(crate) fn java_to_rust(p: &str) -> String {
     const DOT: &str = "[^\\n\\r\\x{85}\\x{2028}\\x{2029}]";
     let mut out = String::with_capacity(p.len() * 2);
     let mut in_class = false;
@@ -233,6 +267,7 @@ fn java_to_rust(p: &str) -> String {
                 out.push(c);
             }
             '.' if !in_class => out.push_str(DOT),
+            '(' if !in_class && !chars.as_str().starts_with('?') => out.push_str("(?:"),
             _ => out.push(c),
         }
     }

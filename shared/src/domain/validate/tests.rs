@@ -28,6 +28,85 @@ fn every_pattern_of_the_tables_compiles() {
     }
 }
 
+/// Every pattern but a look-behind compiles with regex-lite (the cheap engine a cold start relies on), and means
+/// what it meant under fancy-regex, the full engine it replaced, on values of every kind that reaches a check.
+#[test]
+fn the_cheap_engine_takes_every_pattern_and_agrees_with_the_full_one() {
+    let probes = [
+        "",
+        "a",
+        "A-b_9",
+        "-a",
+        "a-",
+        "abc--def",
+        &"x".repeat(63),
+        &"x".repeat(64),
+        "s3://bucket/key",
+        "s3://bucket",
+        "https://b.s3.amazonaws.com/k",
+        "s3://b/k\nnext",
+        "s3://b/k\u{2028}",
+        "arn:aws:iam::123456789012:role/x",
+        "arn:aws-cn:iam::123456789012:role/a/b",
+        "arn:aws:iam::12345678901:role/x",
+        "hubtune:deployment",
+        "Ünïcödé 123",
+        "日本語",
+        "٣",
+        "a\u{2028}b",
+        "tab\there",
+        "x!y",
+        "fs-0123abcd",
+        "sg-0123",
+        "ml.g5.xlarge",
+        "KEY_1",
+        "1KEY",
+        "with space",
+        "new\nline",
+        "\r",
+        "\u{85}",
+        "alias/my-key",
+        "arn:aws:kms:us-east-1:1:key/x",
+        "arn:aws:events:us-east-1:123456789012:event-bus/hubtune",
+        "hubtune-bus.1",
+    ];
+    for rule in model::CREATE_TRAINING_JOB
+        .iter()
+        .chain(model::PUT_EVENTS_ENTRY)
+    {
+        let rules::Check::Str {
+            pattern: Some(p), ..
+        } = rule.check
+        else {
+            continue;
+        };
+        let cheap = rules::compile(p).unwrap();
+        let full = format!("^(?:{})$", rules::java_to_rust(p));
+        let Ok(reference) = fancy_regex::Regex::new(&full) else {
+            continue;
+        };
+        match &cheap {
+            rules::Matcher::Lite(_) => {}
+            rules::Matcher::Fancy(_) => {
+                assert!(
+                    p.contains("(?<"),
+                    "{}: {p} fell back to the slow engine",
+                    rule.path
+                );
+                continue;
+            }
+        }
+        for probe in probes {
+            assert_eq!(
+                cheap.is_match(probe),
+                reference.is_match(probe).unwrap(),
+                "{}: {p} on {probe:?}",
+                rule.path
+            );
+        }
+    }
+}
+
 #[test]
 fn the_sdks_request_is_valid() {
     assert_eq!(training_job(&request()), vec![]);
