@@ -39,14 +39,27 @@ pub struct Aws {
 impl Aws {
     /// Standard credential chain and region; `AWS_ENDPOINT_URL` (the local stack) is honoured, with path-style S3.
     pub async fn from_env() -> Aws {
-        let region =
-            RegionProviderChain::default_provider().or_else(Region::from_static(DEFAULT_REGION));
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(tls::https_client(tls::Roots::from_env()))
-            .region(region)
-            .retry_config(RetryConfig::standard())
-            .load()
-            .await;
+            .retry_config(RetryConfig::standard());
+        // On Lambda the role's credentials and the region are always in the environment. Taking them from there,
+        // instead of building the SDK's default chains, skips an STS client and an IMDS client that a function
+        // never calls (measured: a fifth of a cold start's instructions once the routes check was cheap). The
+        // default chains still run wherever the environment does not say (a profile, an instance role).
+        loader = match env("AWS_REGION") {
+            Some(region) => loader.region(Region::new(region)),
+            None => loader.region(
+                RegionProviderChain::default_provider()
+                    .or_else(Region::from_static(DEFAULT_REGION)),
+            ),
+        };
+        if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
+        let config = loader.load().await;
         // aws-config reads AWS_ENDPOINT_URL(_S3) itself; only the addressing style is ours to choose. The local
         // stack serves buckets by path, not by virtual host.
         let custom_endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
