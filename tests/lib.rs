@@ -227,7 +227,7 @@ impl Env {
     /// The messages in the function queues, visible or in flight.
     pub async fn queued(&self) -> usize {
         let mut n = 0;
-        for logical in self.stack.info.function_queues.values() {
+        for logical in self.stack.info.read_queues() {
             let r = self
                 .dispatcher
                 .sqs

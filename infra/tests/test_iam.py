@@ -113,6 +113,7 @@ def expected_training_state(kms=False):
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group("training-state")], None),
         "WriteTraces": XRAY_WRITE,
         "ConsumeTrainingStateQueue": (SQS_CONSUME, [queue("TrainingStateQueue")], None),
+        "ConsumeSweepQueue": (SQS_CONSUME, [queue("SweepQueue")], None),
         "DescribeTrainingJobs": (["sagemaker:DescribeTrainingJob", "sagemaker:ListTags"], [JOBS], None),
         "ReadWriteState": (["s3:GetObject", "s3:PutObject"], [f"{B}/hubtune/state/*"], None),
         "CloseOpenRuns": (["s3:DeleteObject"], [f"{B}/hubtune/state/open/*"], None),
@@ -569,7 +570,8 @@ def test_queue_policies_allow_only_their_rules(resolver):
     rule_arn = lambda lid: resolver.resolve({"Fn::GetAtt": [lid, "Arn"]})  # noqa: E731
     expected = {
         "LaunchQueuePolicy": ("LaunchQueue", ["DatasetObjectCreatedRule", "RouteSlotFreedRule"]),
-        "TrainingStateQueuePolicy": ("TrainingStateQueue", ["TrainingJobStateChangeRule", "SweepScheduleRule"]),
+        "TrainingStateQueuePolicy": ("TrainingStateQueue", ["TrainingJobStateChangeRule"]),
+        "SweepQueuePolicy": ("SweepQueue", ["SweepScheduleRule"]),
         "PublishQueuePolicy": ("PublishQueue", ["TrainingRunFinishedRule"]),
         "RuleTargetDeadLetterQueuePolicy": (
             "RuleTargetDeadLetterQueue",

@@ -172,7 +172,8 @@ def test_the_source_is_the_one_hubtune_sends():
 # ---------------------------------------------------------------------------------------------------------------
 QUEUE_RULES = {
     "LaunchQueuePolicy": ("LaunchQueue", ["DatasetObjectCreatedRule", "RouteSlotFreedRule"]),
-    "TrainingStateQueuePolicy": ("TrainingStateQueue", ["TrainingJobStateChangeRule", "SweepScheduleRule"]),
+    "TrainingStateQueuePolicy": ("TrainingStateQueue", ["TrainingJobStateChangeRule"]),
+        "SweepQueuePolicy": ("SweepQueue", ["SweepScheduleRule"]),
     "PublishQueuePolicy": ("PublishQueue", ["TrainingRunFinishedRule"]),
     "RuleTargetDeadLetterQueuePolicy": (
         "RuleTargetDeadLetterQueue",

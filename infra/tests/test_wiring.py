@@ -22,16 +22,18 @@ FUNCTIONS = {
 }
 QUEUES = {
     "LaunchQueue", "LaunchDeadLetterQueue", "TrainingStateQueue", "TrainingStateDeadLetterQueue", "PublishQueue",
-    "PublishDeadLetterQueue", "RuleTargetDeadLetterQueue",
+    "PublishDeadLetterQueue", "RuleTargetDeadLetterQueue", "SweepQueue", "SweepDeadLetterQueue",
 }
 DEAD_LETTER_QUEUES = {"LaunchDeadLetterQueue", "TrainingStateDeadLetterQueue", "PublishDeadLetterQueue",
-                      "RuleTargetDeadLetterQueue"}
+                      "RuleTargetDeadLetterQueue", "SweepDeadLetterQueue"}
+# Queues a function reads besides its own (FUNCTIONS): training-state's sweep ticks (test_sweep_queue.py).
+EXTRA_QUEUES = {"SweepQueue": ("TrainingStateFunction", "SweepDeadLetterQueue")}
 RULES = {
     # rule: (bus: None = default, target logical id)
     "DatasetObjectCreatedRule": (None, "LaunchQueue"),
     "RouteSlotFreedRule": ("EventBusName", "LaunchQueue"),
     "TrainingJobStateChangeRule": (None, "TrainingStateQueue"),
-    "SweepScheduleRule": (None, "TrainingStateQueue"),
+    "SweepScheduleRule": (None, "SweepQueue"),
     "TrainingRunFinishedRule": ("EventBusName", "PublishQueue"),
     "NotificationRule": ("EventBusName", "NotificationTopic"),
 }
@@ -167,9 +169,11 @@ def test_notification_rule_makes_a_readable_line(template):
 
 
 def test_function_queues_redrive_to_their_dead_letter_queue(template):
-    for fn, (_, queue, dlq, _) in FUNCTIONS.items():
+    pairs = [(queue, dlq) for (_, queue, dlq, _) in FUNCTIONS.values()]
+    pairs += [(queue, dlq) for queue, (_, dlq) in EXTRA_QUEUES.items()]
+    for queue, dlq in pairs:
         redrive = template["Resources"][queue]["Properties"]["RedrivePolicy"]
-        assert redrive == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]}, "maxReceiveCount": 5}, fn
+        assert redrive == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]}, "maxReceiveCount": 5}, queue
     for dlq in DEAD_LETTER_QUEUES:
         props = template["Resources"][dlq]["Properties"]
         assert "RedrivePolicy" not in props, dlq
@@ -187,17 +191,19 @@ def test_functions_read_their_queue_with_partial_batch_failures(template):
         res = template["Resources"][fn]
         props = res["Properties"]
         events = props["Events"]
-        assert len(events) == 1, fn
-        (event,) = events.values()
-        assert event["Type"] == "SQS", fn
-        ev = event["Properties"]
-        assert ev["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}, fn
-        assert ev["FunctionResponseTypes"] == ["ReportBatchItemFailures"], fn
-        assert 2 <= ev["ScalingConfig"]["MaximumConcurrency"] <= 1000, fn
-        assert 1 <= ev["BatchSize"] <= 10, fn
-        timeout = props["Timeout"]
-        visibility = template["Resources"][queue]["Properties"]["VisibilityTimeout"]
-        assert visibility >= 6 * timeout, f"{queue}: VisibilityTimeout {visibility} < 6 x {timeout}"
+        queues = {queue} | {q for q, (reader, _) in EXTRA_QUEUES.items() if reader == fn}
+        assert {e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in events.values()} == queues, fn
+        assert len(events) == len(queues), fn
+        for event in events.values():
+            assert event["Type"] == "SQS", fn
+            ev = event["Properties"]
+            assert ev["FunctionResponseTypes"] == ["ReportBatchItemFailures"], fn
+            assert 2 <= ev["ScalingConfig"]["MaximumConcurrency"] <= 1000, fn
+            assert 1 <= ev["BatchSize"] <= 10, fn
+            timeout = props["Timeout"]
+            read = ev["Queue"]["Fn::GetAtt"][0]
+            visibility = template["Resources"][read]["Properties"]["VisibilityTimeout"]
+            assert visibility >= 6 * timeout, f"{read}: VisibilityTimeout {visibility} < 6 x {timeout}"
         assert "Timeout" not in globals_ and "MemorySize" not in globals_, "explicit per function"
 
 
@@ -466,7 +472,7 @@ def test_checkov_skips_are_named_with_reasons(template):
 def test_outputs(template):
     outputs = set(template["Outputs"])
     for name in ("DatasetBucketName", "EventBusName", "EventBusArn", "LaunchQueueUrl", "TrainingStateQueueUrl",
-                 "PublishQueueUrl", "NotificationTopicArn", "LaunchFinetuneFunctionName",
+                 "PublishQueueUrl", "SweepQueueUrl", "SweepDeadLetterQueueUrl", "NotificationTopicArn", "LaunchFinetuneFunctionName",
                  "TrainingStateFunctionName", "PublishArtifactFunctionName"):
         assert name in outputs, name
 
@@ -488,7 +494,7 @@ def test_sam_translation_keeps_the_wiring(template):
         packaged["Resources"][fn]["Properties"]["CodeUri"] = f"s3://artifacts/{fn}.zip"
     out = sam.translate(packaged, dict(cfn.REQUIRED_PARAMS), get_managed_policy_map=no_managed_policies)
     mappings = {lid: r for lid, r in out["Resources"].items() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
-    assert len(mappings) == 3
+    assert len(mappings) == 3 + len(EXTRA_QUEUES)
     for mapping in mappings.values():
         props = mapping["Properties"]
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -531,8 +537,12 @@ def test_the_local_stack_provisions_from_this_template():
         assert plan.queues[queue].redrive_policy["deadLetterTargetArn"].endswith(f":{dlq}")
         assert int(plan.queues[queue].attributes["VisibilityTimeout"]) == 180
     assert plan.function_queues == {
-        "launch-finetune": "LaunchQueue", "training-state": "TrainingStateQueue", "publish-artifact": "PublishQueue",
+        "launch-finetune": ["LaunchQueue"], "training-state": ["TrainingStateQueue", "SweepQueue"],
+        "publish-artifact": ["PublishQueue"],
     }
+    assert plan.queues["SweepQueue"].redrive_policy["deadLetterTargetArn"].endswith(":SweepDeadLetterQueue")
+    # Moto fires no schedule: the dispatcher sends the ticks, to the queue the template's rule targets.
+    assert plan.schedules["SweepScheduleRule"].queues == ["SweepQueue"]
     assert plan.event_bus == "hubtune"
     rules = {rule.logical_id: rule for rule in plan.rules}
     expected = {

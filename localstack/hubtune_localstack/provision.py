@@ -118,7 +118,9 @@ def provision(endpoint: str, plan: Plan, bucket: str, job_prefix: str) -> dict[s
         "event_bus": plan.event_bus,
         "job_prefix": job_prefix,
         "queues": queues,
-        "function_queues": dict(plan.function_queues),
+        "function_queues": {key: list(queues) for key, queues in plan.function_queues.items()},
+        "schedules": {lid: {"expression": spec.expression, "queues": list(spec.queues)}
+                      for lid, spec in plan.schedules.items()},
         "rules": rules,
         "parameters": plan.parameters,
     }

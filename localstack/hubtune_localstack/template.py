@@ -1,7 +1,9 @@
 """Reads a CloudFormation/SAM template into a local deployment plan (what provision.py then creates).
 
 Only what the local stack needs is planned: SQS queues (named by logical id), EventBridge buses, rules with an
-EventPattern and their SQS targets, SNS topics, S3 buckets, and which queue feeds which function.
+EventPattern and their SQS targets, schedule rules' SQS targets (the dispatcher fires them), SNS topics, S3 buckets,
+and which queues feed which function (a function may read several: training-state reads its state changes and the
+sweep's ticks).
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ class RuleSpec:
 
 
 @dataclass
+class ScheduleSpec:
+    """A schedule rule: moto does not fire schedules, so the dispatcher sends its ticks to these queues."""
+    logical_id: str
+    expression: str
+    queues: list[str] = field(default_factory=list)
+
+
+@dataclass
 class BucketSpec:
     logical_id: str
     name: str
@@ -68,7 +78,15 @@ class Plan:
     buckets: dict[str, BucketSpec] = field(default_factory=dict)
     rules: list[RuleSpec] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # human-readable notes on what was left out
-    function_queues: dict[str, str] = field(default_factory=dict)
+    # function key -> the queues its event source mappings read, in template order
+    function_queues: dict[str, list[str]] = field(default_factory=dict)
+    schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
+
+    def feed(self, function: str, queue: str) -> None:
+        """One more queue that feeds `function` (once)."""
+        queues = self.function_queues.setdefault(function, [])
+        if queue not in queues:
+            queues.append(queue)
 
 
 def kebab(name: str) -> str:
@@ -268,7 +286,7 @@ class TemplatePlanner:
 
         for key, queue in DEFAULT_FUNCTION_QUEUES.items():
             if key not in plan.function_queues and queue in plan.queues:
-                plan.function_queues[key] = queue
+                plan.function_queues[key] = [queue]
         return plan
 
     def _queue(self, lid: str) -> QueueSpec:
@@ -301,6 +319,10 @@ class TemplatePlanner:
         if not pattern:
             plan.skipped.append(f"{lid}: no EventPattern" + (" (schedule rules are fired by the dispatcher)"
                                                              if schedule else ""))
+            if schedule:
+                arns = [str(t.get("Arn", "")) for t in targets]
+                queues = [queue_by_arn[arn] for arn in arns if arn in queue_by_arn]
+                plan.schedules[lid] = ScheduleSpec(lid, str(schedule), queues)
             return
         rule = RuleSpec(
             logical_id=lid,
@@ -343,7 +365,7 @@ class TemplatePlanner:
             if kind == "SQS":
                 queue = queue_by_arn.get(str(props.get("Queue")))
                 if queue:
-                    plan.function_queues.setdefault(key, queue)
+                    plan.feed(key, queue)
                 else:
                     plan.skipped.append(f"{lid}.{event_id}: SQS event on a queue not in the template")
             elif kind in ("EventBridgeRule", "CloudWatchEvent"):
@@ -360,7 +382,7 @@ class TemplatePlanner:
         queue = queue_by_arn.get(str(props.get("EventSourceArn")))
         function = str(props.get("FunctionName", "")).rsplit(":", 1)[-1]
         if queue and function in functions:
-            plan.function_queues.setdefault(functions[function], queue)
+            plan.feed(functions[function], queue)
 
 
 def plan_from_file(path: str | Path | None, overrides: dict[str, Any], endpoint: str) -> Plan:

@@ -32,7 +32,7 @@ def test_exits_when_stdin_closes(tmp_path):
 def test_stops_on_sigterm(tmp_path):
     proc, ready = start_stack([], tmp_path / "log")  # no template: bucket, bus and observer only
     assert set(ready["queues"]) == {"ObserverQueue"} and ready["rules"] == ["HubtuneObserverRule"]
-    assert ready["function_queues"] == {}
+    assert ready["function_queues"] == {} and ready["schedules"] == {}
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
 
@@ -57,9 +57,11 @@ def test_provisions_the_project_template(tmp_path):
         assert ready["ready"] is True, ready
         for queue in ("LaunchQueue", "TrainingStateQueue", "PublishQueue", "ObserverQueue"):
             assert queue in ready["queues"], ready["queues"]
-        assert ready["function_queues"] == {"launch-finetune": "LaunchQueue", "training-state": "TrainingStateQueue",
-                                            "publish-artifact": "PublishQueue"}
-        for queue in ("LaunchQueue", "TrainingStateQueue", "PublishQueue"):
+        assert ready["function_queues"] == {"launch-finetune": ["LaunchQueue"],
+                                            "training-state": ["TrainingStateQueue", "SweepQueue"],
+                                            "publish-artifact": ["PublishQueue"]}
+        assert ready["schedules"] == {"SweepScheduleRule": {"expression": "rate(5 minutes)", "queues": ["SweepQueue"]}}
+        for queue in ("LaunchQueue", "TrainingStateQueue", "PublishQueue", "SweepQueue"):
             assert ready["queues"][queue]["dlq_url"], f"{queue} has no dead-letter queue"
         assert "DatasetObjectCreatedRule" in ready["rules"] and "TrainingJobStateChangeRule" in ready["rules"]
         stack = Stack(proc, ready, tmp_path / "log")

@@ -114,9 +114,12 @@ def test_fixture_template_plan():
     notify = default["NotificationRule"]  # JobPrefix hubtune makes NotifyAndMarker true
     assert notify.bus == "hubtune" and notify.targets == []
     assert notify.dropped_targets == ["arn:aws:sns:us-east-1:123456789012:hubtune-notifications"]
-    assert plan.function_queues == {"launch-finetune": "LaunchQueue", "training-state": "TrainingStateQueue",
-                                    "publish-artifact": "PublishQueue"}
+    assert plan.function_queues == {"launch-finetune": ["LaunchQueue"], "training-state": ["TrainingStateQueue"],
+                                    "publish-artifact": ["PublishQueue"]}
     assert any("SweepScheduleRule" in note for note in plan.skipped)
+    # The dispatcher fires a schedule rule itself: to the queues the template's rule targets.
+    sweep = plan.schedules["SweepScheduleRule"]
+    assert sweep.expression == "rate(5 minutes)" and sweep.queues == ["LaunchQueue"]
 
 
 def test_conditions_change_the_plan():
@@ -165,5 +168,28 @@ def test_event_source_mappings_and_fallback():
         }
     }
     plan = TemplatePlanner(template, {}, ENDPOINT).plan()
-    assert plan.function_queues == {"training-state": "TrainingStateQueue", "launch-finetune": "LaunchQueue"}
+    assert plan.function_queues == {"training-state": ["TrainingStateQueue"], "launch-finetune": ["LaunchQueue"]}
+
+
+def test_a_function_fed_by_several_queues_reads_each_once():
+    """training-state reads its state changes and the sweep's ticks: two event sources, two queues, in order."""
+    template = {
+        "Resources": {
+            "StateQueue": {"Type": "AWS::SQS::Queue"},
+            "TickQueue": {"Type": "AWS::SQS::Queue"},
+            "TrainingStateFunction": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
+                "State": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["StateQueue", "Arn"]}}},
+                "Tick": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["TickQueue", "Arn"]}}},
+            }}},
+            "Again": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["TickQueue", "Arn"]},
+                "FunctionName": {"Ref": "TrainingStateFunction"}}},
+            "Tick": {"Type": "AWS::Events::Rule", "Properties": {
+                "ScheduleExpression": "rate(1 minute)",
+                "Targets": [{"Id": "t", "Arn": {"Fn::GetAtt": ["TickQueue", "Arn"]}}]}},
+        }
+    }
+    plan = TemplatePlanner(template, {}, ENDPOINT).plan()
+    assert plan.function_queues == {"training-state": ["StateQueue", "TickQueue"]}
+    assert plan.schedules["Tick"].queues == ["TickQueue"]
     assert plan.event_bus == "hubtune"

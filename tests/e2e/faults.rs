@@ -356,7 +356,7 @@ async fn max_receive_count(env: &Env, logical_queue: &str) -> usize {
 /// `hubtune redrive` for every function queue, as the binary. Returns the messages moved, by logical queue.
 fn redrive(env: &Env) -> std::collections::BTreeMap<String, usize> {
     let info = &env.stack.info;
-    let queues: Vec<&String> = info.function_queues.values().collect();
+    let queues = info.read_queues();
     let mut cmd = Command::new(binary());
     cmd.current_dir(hubtune_e2e::repo()).arg("redrive");
     for logical in &queues {
@@ -444,7 +444,7 @@ async fn assert_one_job_each(env: &Env, uris: &[String]) {
         assert_eq!(names, jobs, "{detail_type}: once per job");
     }
     assert!(env.events("Dataset Rejected").is_empty());
-    for logical in env.stack.info.function_queues.values() {
+    for logical in env.stack.info.read_queues() {
         assert_eq!(dead_letters(env, logical).await, 0, "{logical}");
     }
 }

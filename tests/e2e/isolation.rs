@@ -108,8 +108,10 @@ fn job_of(body: &Value) -> String {
 /// and the jobs whose state changes it handed to a deployment that did not launch them.
 async fn pump_both(env: &Env, deps: &[&Deployment], foreign: &mut Vec<String>) -> usize {
     let mut n = 0;
-    for (function, logical) in &env.stack.info.function_queues {
-        let q = env.stack.info.queue(logical);
+    let info = &env.stack.info;
+    let read = info.function_queues.iter();
+    for (function, logical) in read.flat_map(|(f, qs)| qs.iter().map(move |q| (f, q))) {
+        let q = info.queue(logical);
         let sqs = &env.dispatcher.sqs;
         let r = sqs
             .receive_message()

@@ -14,4 +14,5 @@ mod lifecycle;
 mod limits;
 mod operate;
 mod standin;
+mod sweep;
 mod triggers;

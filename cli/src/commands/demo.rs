@@ -14,7 +14,7 @@ use hubtune::domain::run::RunRecord;
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
-use hubtune_cli::local::{Delivery, Dispatcher, Stack, StackInfo, StackOptions};
+use hubtune_cli::local::{Delivery, Dispatcher, Stack, StackInfo, StackOptions, SWEEP_RULE};
 use serde_json::Value;
 
 use crate::commands::common::Res;
@@ -360,7 +360,7 @@ pub async fn local(train_seconds: f64) -> Res {
         },
     ));
     let dispatcher = Dispatcher::new(&info, ctx.clone());
-    serve(&dispatcher, &ctx).await?;
+    serve(&dispatcher).await?;
     println!("\nstopping the local stack");
     stack.stop().await;
     Ok(ExitCode::SUCCESS)
@@ -388,8 +388,8 @@ fn print_how_to_use(info: &StackInfo, routes: &Path) {
     println!("      hubtune status   (Ctrl-C stops everything)\n");
 }
 
-/// Run the handlers on what arrives, and the training-state sweep every minute, until Ctrl-C.
-async fn serve(dispatcher: &Dispatcher, ctx: &Context) -> Result<(), String> {
+/// Run the handlers on what arrives, and a sweep tick every minute, until Ctrl-C.
+async fn serve(dispatcher: &Dispatcher) -> Result<(), String> {
     let mut last_sweep = Instant::now();
     // One listener for the whole run: a Ctrl-C that arrives while a batch is being handled is not lost.
     let ctrl_c = tokio::signal::ctrl_c();
@@ -408,8 +408,10 @@ async fn serve(dispatcher: &Dispatcher, ctx: &Context) -> Result<(), String> {
                 }
                 if last_sweep.elapsed() > Duration::from_secs(60) {
                     last_sweep = Instant::now();
-                    if let Err(e) = training_state::sweep(ctx).await {
-                        println!("sweep: {e}");
+                    // As the template's schedule rule does: a tick on the sweep's own queue, which the next pass
+                    // hands to training-state whatever waits on its state-change queue.
+                    if let Err(e) = dispatcher.fire_schedule(SWEEP_RULE).await {
+                        println!("sweep tick: {e}");
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;

@@ -1,7 +1,13 @@
 //! The local stand-in for Lambda's SQS event source mapping: it reads each function's queue and calls the real
 //! handler (the same code as in Lambda) with an SQS batch, deletes what succeeded, and makes what failed visible
 //! again soon, so redelivery and the dead-letter queue (moto's redrive policy from the template) behave as in AWS.
+//! A function may read several queues (training-state: its state changes and the sweep's ticks); each is read on
+//! its own, as each has its own event source mapping, so a backlog on one never holds up the other.
+//!
+//! Moto fires no schedule rule: `fire_schedule` sends the tick EventBridge would, to the queues the template's rule
+//! targets (the sweep's: SweepQueue).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +40,9 @@ impl FunctionName {
     }
 }
 
+/// The template's sweep schedule rule (its target is the sweep's own queue).
+pub const SWEEP_RULE: &str = "SweepScheduleRule";
+
 /// Seconds before a failed record is visible again (Lambda would wait for the visibility timeout; locally we do
 /// not want to wait minutes).
 pub const RETRY_VISIBILITY_SECONDS: i32 = 1;
@@ -43,6 +52,10 @@ pub struct Dispatcher {
     pub ctx: Arc<Context>,
     queues: Vec<(FunctionName, String, String)>,
     observer: Option<String>,
+    /// Schedule rule -> the URLs of the queues it targets.
+    schedules: BTreeMap<String, Vec<String>>,
+    account: String,
+    region: String,
 }
 
 /// What one handler invocation saw, for the demo's live output.
@@ -74,10 +87,20 @@ impl Dispatcher {
     pub fn new(info: &StackInfo, ctx: Arc<Context>) -> Self {
         let queues = FunctionName::ALL
             .iter()
-            .filter_map(|f| {
-                let logical = info.function_queues.get(f.as_str())?;
-                let q = info.queues.get(logical)?;
-                Some((*f, q.url.clone(), q.arn.clone()))
+            .flat_map(|f| {
+                let logical = info.function_queues.get(f.as_str());
+                logical.into_iter().flatten().filter_map(|l| {
+                    let q = info.queues.get(l)?;
+                    Some((*f, q.url.clone(), q.arn.clone()))
+                })
+            })
+            .collect();
+        let schedules = info
+            .schedules
+            .iter()
+            .map(|(rule, s)| {
+                let urls = s.queues.iter().filter_map(|l| info.queues.get(l));
+                (rule.clone(), urls.map(|q| q.url.clone()).collect())
             })
             .collect();
         Self {
@@ -85,7 +108,35 @@ impl Dispatcher {
             ctx,
             queues,
             observer: info.queues.get("ObserverQueue").map(|q| q.url.clone()),
+            schedules,
+            account: info.account.clone(),
+            region: info.region.clone(),
         }
+    }
+
+    /// What EventBridge does when a schedule rule fires: its `Scheduled Event` onto each queue the rule targets
+    /// (for the sweep, SweepQueue); the next `pump_once` hands it to the function. Returns the queues sent to.
+    pub async fn fire_schedule(&self, rule: &str) -> anyhow_lite::Result<usize> {
+        let urls = self
+            .schedules
+            .get(rule)
+            .ok_or_else(|| format!("the template has no schedule rule {rule}"))?;
+        let time = self.ctx.now();
+        let id = format!("local-{rule}-{}", time.timestamp_nanos_opt().unwrap_or(0));
+        let arn = format!(
+            "arn:aws:events:{}:{}:rule/{rule}",
+            self.region, self.account
+        );
+        let body = scheduled_event(&id, &arn, &self.account, &self.region, time).to_string();
+        for url in urls {
+            self.sqs
+                .send_message()
+                .queue_url(url)
+                .message_body(&body)
+                .send()
+                .await?;
+        }
+        Ok(urls.len())
     }
 
     /// One pass over every function queue: at most one batch each. Returns what was delivered.
@@ -243,6 +294,22 @@ pub mod anyhow_lite {
     pub type Result<T> = std::result::Result<T, Error>;
 }
 
+/// The event a schedule rule delivers to its target (EventBridge's `Scheduled Event`: empty detail, the rule's ARN
+/// in `resources`).
+pub fn scheduled_event(
+    id: &str,
+    rule_arn: &str,
+    account: &str,
+    region: &str,
+    time: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": account, "time": time.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "region": region,
+        "resources": [rule_arn], "detail": {},
+    })
+}
+
 /// The SQS event Lambda would hand the function for these messages.
 fn sqs_event(messages: &[aws_sdk_sqs::types::Message], arn: &str) -> Value {
     let records: Vec<Value> = messages
@@ -282,5 +349,29 @@ fn failures(
                 .collect(),
             Some(e.to_string()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubtune::domain::inbound::{parse_message, Inbound};
+
+    #[test]
+    fn the_local_tick_is_shaped_as_eventbridges_and_is_a_sweep_to_training_state() {
+        let time = "2026-11-27T12:00:00Z".parse().unwrap();
+        let arn = "arn:aws:events:us-east-1:111122223333:rule/hubtune-sweep";
+        let tick = scheduled_event(
+            "5b1e0b2a-7d3c-4e91-a6f8-0c2d4e6f8a1b",
+            arn,
+            "111122223333",
+            "us-east-1",
+            time,
+        );
+        let recorded = crate::home().join("fixtures/events/scheduled-event.sweep.json");
+        let recorded: Value =
+            serde_json::from_str(&std::fs::read_to_string(recorded).unwrap()).unwrap();
+        assert_eq!(tick, recorded);
+        assert_eq!(parse_message(&tick), vec![Inbound::Sweep]);
     }
 }

@@ -3,5 +3,5 @@
 mod dispatch;
 mod stack;
 
-pub use dispatch::{sqs_client, Delivery, Dispatcher, FunctionName};
-pub use stack::{QueueInfo, Stack, StackInfo, StackOptions};
+pub use dispatch::{scheduled_event, sqs_client, Delivery, Dispatcher, FunctionName, SWEEP_RULE};
+pub use stack::{QueueInfo, ScheduleInfo, Stack, StackInfo, StackOptions};

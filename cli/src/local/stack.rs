@@ -27,7 +27,19 @@ pub struct StackInfo {
     pub event_bus: String,
     pub job_prefix: String,
     pub queues: BTreeMap<String, QueueInfo>,
-    pub function_queues: BTreeMap<String, String>,
+    /// Each function's queues, as its event source mappings read them (training-state reads two: the state
+    /// changes and the sweep's ticks).
+    pub function_queues: BTreeMap<String, Vec<String>>,
+    /// The template's schedule rules and the queues they target: moto fires no schedule, the dispatcher does.
+    #[serde(default)]
+    pub schedules: BTreeMap<String, ScheduleInfo>,
+}
+
+/// A schedule rule of the template (`ScheduleExpression`), with its target queues' logical ids.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScheduleInfo {
+    pub expression: String,
+    pub queues: Vec<String>,
 }
 
 impl StackInfo {
@@ -35,6 +47,17 @@ impl StackInfo {
         self.queues
             .get(logical_id)
             .unwrap_or_else(|| panic!("the stack has no queue {logical_id}"))
+    }
+
+    /// Every queue some function reads (each once), by logical id.
+    pub fn read_queues(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for q in self.function_queues.values().flatten() {
+            if !out.contains(&q.as_str()) {
+                out.push(q);
+            }
+        }
+        out
     }
 }
 
