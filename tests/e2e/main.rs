@@ -13,5 +13,6 @@ mod launch;
 mod lifecycle;
 mod limits;
 mod operate;
+mod results;
 mod standin;
 mod triggers;
