@@ -315,4 +315,26 @@ mod tests {
             .contains("d/a.jsonl:3: bad"));
         assert_eq!(e.event_id(), event_id(DATASET_REJECTED, "id"));
     }
+
+    #[test]
+    fn run_events_are_schema_2_the_others_1_and_every_event_has_a_subject() {
+        for t in [TRAINING_RUN_FINISHED, MODEL_PUBLISHED, FINETUNE_FAILED] {
+            assert_eq!(schema_of(t), RESULTS_SCHEMA, "{t}");
+        }
+        for t in [
+            DATASET_REJECTED,
+            DATASET_QUEUED,
+            TRAINING_RUN_STARTED,
+            ROUTE_SLOT_FREED,
+        ] {
+            assert_eq!(schema_of(t), SCHEMA, "{t}");
+        }
+        let freed = route_slot_freed("support-bot", "k");
+        assert_eq!(freed.detail["schema"], 1);
+        assert_eq!(
+            freed.detail["notification"]["subject"],
+            "hubtune Route Slot Freed: route support-bot"
+        );
+        assert_eq!(freed.detail["notification"]["results"], "");
+    }
 }
