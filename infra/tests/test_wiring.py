@@ -154,16 +154,23 @@ def test_marker_wildcard_semantics(resolver, key, fires):
     assert _wildcard(entry["wildcard"], key) is fires
 
 
-def test_notification_rule_makes_a_readable_line(template):
+def test_notification_rule_makes_a_subject_line_and_a_short_body(template):
     (target,) = template["Resources"]["NotificationRule"]["Properties"]["Targets"]
     transformer = target["InputTransformer"]
     paths = transformer["InputPathsMap"]
+    assert paths["subject"] == "$.detail.notification.subject"
     assert paths["summary"] == "$.detail.summary"
+    assert paths["results"] == "$.detail.notification.results"
     for field in ("route", "dataset_uri", "job_name", "event_id"):
         assert f"$.detail.{field}" in paths.values(), field
-    rendered = transformer["InputTemplate"].strip()
-    # One JSON string: SNS (and so the e-mail) gets plain text, one line.
-    assert rendered.startswith('"') and rendered.endswith('"') and "\n" not in rendered
+    lines = transformer["InputTemplate"].strip().split("\n")
+    # One JSON string per line (SNS, and so the e-mail, gets plain text lines); the subject first, then the body.
+    assert len(lines) == 4
+    for line in lines:
+        assert line.startswith('"') and line.endswith('"') and line.count('"') == 2, line
+    assert lines[0] == '"<subject>"'
+    assert lines[2] == '"<results>"'
+    rendered = "\n".join(lines)
     for name in paths:
         assert f"<{name}>" in rendered, name
 

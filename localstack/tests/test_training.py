@@ -112,6 +112,11 @@ def test_outcome_failed(stack, sm, reader):
     desc = sm.describe_training_job(TrainingJobName=name)
     assert desc["TrainingJobStatus"] == "Failed" and desc["FailureReason"] == "ClientError: bad dataset"
     assert "ModelArtifacts" not in desc
+    # What a failure report needs: the stage it failed in (before the terminal entry), and the time it trained.
+    assert [t["Status"] for t in desc["SecondaryStatusTransitions"]][-2:] == ["Training", "Failed"]
+    assert desc["TrainingTimeInSeconds"] == desc["BillableTimeInSeconds"] >= 1
+    assert desc["ResourceConfig"] == job_request(name)["ResourceConfig"]
+    assert "FinalMetricDataList" not in desc
 
     # Matching by tag value, with the default reason.
     tag = unique("tagged")
@@ -119,6 +124,28 @@ def test_outcome_failed(stack, sm, reader):
     other = unique()
     sm.create_training_job(**job_request(other, tags={"hubtune:run": tag}))
     assert wait_status(sm, other, "Failed")["FailureReason"].startswith("AlgorithmError")
+
+
+def test_spot_job_is_billed_less_than_it_trained(stack, sm):
+    name = unique("spot")
+    stack.post("outcomes", {"match": name, "status": "Completed", "in_progress_seconds": 4})
+    request = job_request(name)
+    request["EnableManagedSpotTraining"] = True
+    request["StoppingCondition"]["MaxWaitTimeInSeconds"] = request["StoppingCondition"]["MaxRuntimeInSeconds"]
+    sm.create_training_job(**request)
+    desc = wait_status(sm, name, "Completed", timeout=10)
+    assert desc["EnableManagedSpotTraining"] is True
+    assert desc["TrainingTimeInSeconds"] >= 2
+    assert 1 <= desc["BillableTimeInSeconds"] < desc["TrainingTimeInSeconds"]
+    names = [m["Name"] for m in request["AlgorithmSpecification"]["MetricDefinitions"]]
+    assert [m["MetricName"] for m in desc["FinalMetricDataList"]] == names
+
+
+def test_billable_seconds():
+    from hubtune_localstack.training import billable_seconds
+    assert billable_seconds(3600, False) == 3600
+    assert billable_seconds(3600, True) == 1080
+    assert billable_seconds(1, True) == 1
 
 
 def test_secondary_status_events_on_request(stack, sm, reader):

@@ -101,6 +101,8 @@ async fn publish_job(ctx: &Context, job: &str) -> Result<Published> {
         .describe(job)
         .await?
         .filter(|d| d.status != JobStatus::Deleting);
+    let with_results = with_results(&config, record, desc.as_ref());
+    let record = &with_results;
     let out = if record.status == RunStatus::Completed {
         if desc.is_none() {
             tracing::warn!(
@@ -120,6 +122,16 @@ async fn publish_job(ctx: &Context, job: &str) -> Result<Published> {
     close_if_done(ctx, &config, &written.value).await?;
     tracing::info!(outcome = ?out, "published");
     Ok(out)
+}
+
+/// The record with its results: those training-state kept when the run ended, else (a record written before
+/// results were kept) what this description and the route's price give.
+fn with_results(config: &Config, record: &RunRecord, desc: Option<&JobDescription>) -> RunRecord {
+    let mut r = record.clone();
+    if r.results.is_none() {
+        r.results = Some(r.results_from(desc, config.hourly_price(&r.route)));
+    }
+    r
 }
 
 async fn publish_failure(

@@ -47,7 +47,12 @@ pub async fn reconcile_from(
     let now = ctx.now();
     let known = ctx
         .store
-        .update_known(&key, known, |r: &mut RunRecord| Ok(r.observe(&desc, now)))
+        .update_known(&key, known, |r: &mut RunRecord| {
+            // Both, in this order: the results are kept once the record has reached the end the job reports.
+            let observed = r.observe(&desc, now);
+            let kept = r.keep_results(Some(&desc), config.hourly_price(&r.route));
+            Ok(observed || kept)
+        })
         .await?;
     let status = known.value.status;
     tracing::info!(status = status.as_str(), "run record up to date");
@@ -103,7 +108,10 @@ async fn job_gone(
         known = ctx
             .store
             .update_known(&key, known, |r: &mut RunRecord| {
-                Ok(r.end_gone(reason.clone(), now))
+                let ended = r.end_gone(reason.clone(), now);
+                // SageMaker knows nothing of the job any more: the results are what the record holds.
+                let kept = r.keep_results(None, config.hourly_price(&r.route));
+                Ok(ended || kept)
             })
             .await?;
     }

@@ -208,6 +208,33 @@ fn metric_value(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(f64::from(v))
 }
 
+/// The names of `AlgorithmSpecification.MetricDefinitions`, in their order.
+fn metric_names(out: &DescribeTrainingJobOutput) -> Vec<String> {
+    out.algorithm_specification()
+        .map(|a| {
+            a.metric_definitions()
+                .iter()
+                .filter_map(|m| m.name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn secondary_transitions(out: &DescribeTrainingJobOutput) -> Vec<StatusTransition> {
+    out.secondary_status_transitions()
+        .iter()
+        .map(|t| StatusTransition {
+            status: t
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            start: to_utc(t.start_time()),
+            end: to_utc(t.end_time()),
+            message: t.status_message().map(str::to_string),
+        })
+        .collect()
+}
+
 /// The parts of DescribeTrainingJob hubtune uses. `name` stands in for a response that omits it.
 fn job_description(name: &str, out: &DescribeTrainingJobOutput) -> Result<JobDescription> {
     let status_text = out
@@ -236,25 +263,16 @@ fn job_description(name: &str, out: &DescribeTrainingJobOutput) -> Result<JobDes
         training_start_time: to_utc(out.training_start_time()),
         training_end_time: to_utc(out.training_end_time()),
         last_modified_time: to_utc(out.last_modified_time()),
+        training_seconds: out.training_time_in_seconds().map(i64::from),
         billable_seconds: out.billable_time_in_seconds().map(i64::from),
+        managed_spot: out.enable_managed_spot_training().unwrap_or(false),
+        metric_names: metric_names(out),
         final_metrics: out
             .final_metric_data_list()
             .iter()
             .filter_map(|m| Some((m.metric_name()?.to_string(), metric_value(m.value()?))))
             .collect(),
-        secondary_transitions: out
-            .secondary_status_transitions()
-            .iter()
-            .map(|t| StatusTransition {
-                status: t
-                    .status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                start: to_utc(t.start_time()),
-                end: to_utc(t.end_time()),
-                message: t.status_message().map(str::to_string),
-            })
-            .collect(),
+        secondary_transitions: secondary_transitions(out),
         hyperparameters: out
             .hyper_parameters()
             .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -304,7 +322,9 @@ mod tests {
             .training_start_time(t(1_748_779_260))
             .training_end_time(t(1_748_782_800))
             .last_modified_time(t(1_748_782_810))
+            .training_time_in_seconds(3600)
             .billable_time_in_seconds(3540)
+            .enable_managed_spot_training(true)
             .final_metric_data_list(
                 sm::MetricData::builder()
                     .metric_name("huggingface-textgeneration:train-loss")
@@ -323,6 +343,18 @@ mod tests {
             .algorithm_specification(
                 sm::AlgorithmSpecification::builder()
                     .training_image("763104351884.dkr.ecr.us-east-1.amazonaws.com/hf:latest")
+                    .metric_definitions(
+                        sm::MetricDefinition::builder()
+                            .name("huggingface-textgeneration:eval-loss")
+                            .regex("eval_epoch_loss=([0-9.]+)")
+                            .build(),
+                    )
+                    .metric_definitions(
+                        sm::MetricDefinition::builder()
+                            .name("huggingface-textgeneration:train-loss")
+                            .regex("train_epoch_loss=([0-9.]+)")
+                            .build(),
+                    )
                     .build(),
             )
             .resource_config(
@@ -365,7 +397,16 @@ mod tests {
             d.creation_time.unwrap().to_rfc3339(),
             "2025-06-01T12:00:00.500+00:00"
         );
+        assert_eq!(d.training_seconds, Some(3600));
         assert_eq!(d.billable_seconds, Some(3540));
+        assert!(d.managed_spot);
+        assert_eq!(
+            d.metric_names,
+            [
+                "huggingface-textgeneration:eval-loss",
+                "huggingface-textgeneration:train-loss"
+            ]
+        );
         assert_eq!(
             d.final_metrics["huggingface-textgeneration:train-loss"],
             0.1

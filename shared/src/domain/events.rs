@@ -1,8 +1,9 @@
 //! What hubtune tells the world: the seven outgoing events, the artifact manifest and the route's latest pointer.
 //!
-//! Every event goes to the hubtune bus with `source: hubtune`, a versioned detail (`"schema": 1`) and a
-//! deterministic `event_id`: delivery is at least once, so consumers de-duplicate on it, and a resend after a crash
-//! carries the same id.
+//! Every event goes to the hubtune bus with `source: hubtune`, a versioned detail (`"schema"`: 2 for the three
+//! events that carry a run's `results`, 1 for the others) and a deterministic `event_id`: delivery is at least once,
+//! so consumers de-duplicate on it, and a resend after a crash carries the same id. Every event also carries a
+//! `notification` (`subject`, `results`): the lines the notification topic's rule puts in the message a person reads.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -10,9 +11,13 @@ use serde_json::{json, Value};
 use crate::domain::naming::identity_hash;
 use crate::domain::publication::ArtifactManifest;
 use crate::domain::rejection::Problems;
+use crate::domain::results::RunResults;
 use crate::domain::run::RunRecord;
 
+/// The schema of the events that carry no results.
 pub const SCHEMA: u32 = 1;
+/// The schema of `Training Run Finished`, `Model Published` and `Fine-tune Failed`: 2 since they carry `results`.
+pub const RESULTS_SCHEMA: u32 = 2;
 pub const SOURCE: &str = "hubtune";
 
 pub const DATASET_REJECTED: &str = "Dataset Rejected";
@@ -66,15 +71,32 @@ impl EventContext {
     }
 }
 
+/// An event's schema number.
+pub fn schema_of(detail_type: &str) -> u32 {
+    match detail_type {
+        TRAINING_RUN_FINISHED | MODEL_PUBLISHED | FINETUNE_FAILED => RESULTS_SCHEMA,
+        _ => SCHEMA,
+    }
+}
+
+/// The first line of the notification a person reads (SNS through EventBridge has no Subject of its own).
+pub fn subject(detail_type: &str, ctx: &EventContext) -> String {
+    match &ctx.job_name {
+        Some(job) => format!("hubtune {detail_type}: route {}, job {job}", ctx.route),
+        None => format!("hubtune {detail_type}: route {}", ctx.route),
+    }
+}
+
 fn build(
     detail_type: &str,
     id_key: &str,
     ctx: &EventContext,
     summary: String,
+    results_line: String,
     extra: Value,
 ) -> OutgoingEvent {
     let mut detail = json!({
-        "schema": SCHEMA,
+        "schema": schema_of(detail_type),
         "event_id": event_id(detail_type, id_key),
         "route": ctx.route,
         "dataset_uri": ctx.dataset_uri,
@@ -83,6 +105,7 @@ fn build(
         "hub_content_arn": ctx.hub_content_arn,
         "hub_content_version": ctx.hub_content_version,
         "summary": summary,
+        "notification": { "subject": subject(detail_type, ctx), "results": results_line },
     });
     if let (Value::Object(d), Value::Object(e)) = (&mut detail, extra) {
         d.extend(e);
@@ -115,6 +138,7 @@ pub fn dataset_rejected(
             "hubtune rejected dataset {} on route {}: {first}{more}",
             ctx.dataset_uri, ctx.route
         ),
+        format!("reason: {} ({} problem(s))", first.reason, problems.len()),
         json!({ "reason": first.reason, "message": first.message, "file": first.file, "line": first.line,
                 "problem_count": problems.len(), "problems": problems.iter().collect::<Vec<_>>() }),
     )
@@ -134,6 +158,7 @@ pub fn dataset_queued(
             "hubtune queued dataset {} on route {}: {reason}",
             ctx.dataset_uri, ctx.route
         ),
+        format!("queue entry: {queue_key}"),
         json!({ "reason": reason, "queue_entry": queue_key }),
     )
 }
@@ -147,11 +172,23 @@ pub fn training_run_started(r: &RunRecord) -> OutgoingEvent {
             "hubtune started training job {} ({} × {}) for dataset {} on route {}",
             r.job_name, r.instance_count, r.instance_type, r.dataset_uri, r.route
         ),
+        format!(
+            "{} × {}, model {}",
+            r.instance_count, r.instance_type, r.model_id
+        ),
         json!({ "instance_type": r.instance_type, "instance_count": r.instance_count, "model_id": r.model_id }),
     )
 }
 
+/// The results an event of this run carries: those the record kept, else what the record alone knows.
+fn results_of(r: &RunRecord) -> RunResults {
+    r.results
+        .clone()
+        .unwrap_or_else(|| r.results_from(None, None))
+}
+
 pub fn training_run_finished(r: &RunRecord) -> OutgoingEvent {
+    let results = results_of(r);
     build(
         TRAINING_RUN_FINISHED,
         r.job_name.as_str(),
@@ -162,7 +199,9 @@ pub fn training_run_finished(r: &RunRecord) -> OutgoingEvent {
             r.route,
             r.status.as_str()
         ),
-        json!({ "status": r.status.as_str(), "failure_reason": r.failure_reason, "model_artifacts": r.model_artifacts }),
+        results.line(),
+        json!({ "status": r.status.as_str(), "failure_reason": r.failure_reason, "model_artifacts": r.model_artifacts,
+                "results": results }),
     )
 }
 
@@ -175,6 +214,7 @@ pub fn route_slot_freed(route: &str, key: &str) -> OutgoingEvent {
             ..Default::default()
         },
         format!("route {route} has a free training slot"),
+        String::new(),
         json!({}),
     )
 }
@@ -185,6 +225,7 @@ pub fn model_published(
     manifest_uri: &str,
     latest_moved: bool,
 ) -> OutgoingEvent {
+    let results = results_of(r);
     build(
         MODEL_PUBLISHED,
         r.job_name.as_str(),
@@ -193,9 +234,10 @@ pub fn model_published(
             "hubtune published the fine-tuned {} from dataset {} on route {}: {}",
             r.model_id, r.dataset_uri, r.route, manifest.artifact_uri
         ),
+        results.line(),
         json!({ "artifact_uri": manifest.artifact_uri, "artifact_bytes": manifest.artifact_bytes,
                 "manifest_uri": manifest_uri, "latest_updated": latest_moved,
-                "final_metrics": manifest.final_metrics, "model_id": r.model_id }),
+                "final_metrics": manifest.final_metrics, "model_id": r.model_id, "results": results }),
     )
 }
 
@@ -204,6 +246,8 @@ pub fn finetune_failed(r: &RunRecord, history: &[Value], console_url: &str) -> O
         .failure_reason
         .clone()
         .unwrap_or_else(|| format!("the job ended {}", r.status.as_str()));
+    let mut results = results_of(r);
+    results.failure_reason = Some(reason.clone());
     build(
         FINETUNE_FAILED,
         r.job_name.as_str(),
@@ -214,8 +258,9 @@ pub fn finetune_failed(r: &RunRecord, history: &[Value], console_url: &str) -> O
             r.route,
             r.status.as_str().to_lowercase()
         ),
+        results.line(),
         json!({ "status": r.status.as_str(), "failure_reason": reason, "secondary_status_history": history,
-                "console_url": console_url }),
+                "console_url": console_url, "results": results }),
     )
 }
 
@@ -269,5 +314,27 @@ mod tests {
             .unwrap()
             .contains("d/a.jsonl:3: bad"));
         assert_eq!(e.event_id(), event_id(DATASET_REJECTED, "id"));
+    }
+
+    #[test]
+    fn run_events_are_schema_2_the_others_1_and_every_event_has_a_subject() {
+        for t in [TRAINING_RUN_FINISHED, MODEL_PUBLISHED, FINETUNE_FAILED] {
+            assert_eq!(schema_of(t), RESULTS_SCHEMA, "{t}");
+        }
+        for t in [
+            DATASET_REJECTED,
+            DATASET_QUEUED,
+            TRAINING_RUN_STARTED,
+            ROUTE_SLOT_FREED,
+        ] {
+            assert_eq!(schema_of(t), SCHEMA, "{t}");
+        }
+        let freed = route_slot_freed("support-bot", "k");
+        assert_eq!(freed.detail["schema"], 1);
+        assert_eq!(
+            freed.detail["notification"]["subject"],
+            "hubtune Route Slot Freed: route support-bot"
+        );
+        assert_eq!(freed.detail["notification"]["results"], "");
     }
 }

@@ -69,8 +69,15 @@ pub struct JobDescription {
     pub training_start_time: Option<DateTime<Utc>>,
     pub training_end_time: Option<DateTime<Utc>>,
     pub last_modified_time: Option<DateTime<Utc>>,
+    /// `TrainingTimeInSeconds`.
+    pub training_seconds: Option<i64>,
     pub billable_seconds: Option<i64>,
+    /// `EnableManagedSpotTraining`.
+    pub managed_spot: bool,
     pub final_metrics: BTreeMap<String, f64>,
+    /// The names of `AlgorithmSpecification.MetricDefinitions`: the hub document's training metrics as hubtune sent
+    /// them at launch, in the document's order.
+    pub metric_names: Vec<String>,
     pub secondary_transitions: Vec<StatusTransition>,
     pub hyperparameters: BTreeMap<String, String>,
     pub image: Option<String>,

@@ -15,6 +15,7 @@ pub mod naming;
 pub mod plan;
 pub mod publication;
 pub mod rejection;
+pub mod results;
 pub mod route_queue;
 pub mod run;
 pub mod s3uri;

@@ -15,6 +15,7 @@ use crate::domain::plan::{
     TAG_MODEL_VERSION, TAG_ROUTE,
 };
 use crate::domain::rejection::Rejection;
+use crate::domain::results::{ResultsInput, RunResults};
 use crate::domain::s3uri::S3Uri;
 use crate::domain::versioned::Revisioned;
 
@@ -138,6 +139,10 @@ pub struct RunRecord {
     pub history: Vec<StatusChange>,
     pub failure_reason: Option<String>,
     pub model_artifacts: Option<String>,
+    /// What the run produced, decided once when it ended (absent from records written before results were kept,
+    /// and until the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<RunResults>,
     pub outbox: Outbox,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -238,6 +243,7 @@ impl RunRecord {
             }],
             failure_reason: None,
             model_artifacts: None,
+            results: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -291,6 +297,7 @@ impl RunRecord {
             }],
             failure_reason: None,
             model_artifacts: None,
+            results: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -332,6 +339,38 @@ impl RunRecord {
             changed = true;
         }
         changed
+    }
+
+    /// Keep the results of a run that ended, from the description of its end (`None`: SageMaker no longer knows the
+    /// job) and the route's hourly price. Once: a later describe (of a job being deleted) knows less, and the events
+    /// resent after a crash must say the same. Returns whether anything changed.
+    pub fn keep_results(
+        &mut self,
+        d: Option<&JobDescription>,
+        hourly_price_usd: Option<f64>,
+    ) -> bool {
+        let ended = d.is_none_or(|d| d.status.is_terminal());
+        if !self.status.is_terminal() || !ended || self.results.is_some() {
+            return false;
+        }
+        self.results = Some(self.results_from(d, hourly_price_usd));
+        true
+    }
+
+    /// The results this record and a description give; what the events carry for a record that kept none.
+    pub fn results_from(
+        &self,
+        d: Option<&JobDescription>,
+        hourly_price_usd: Option<f64>,
+    ) -> RunResults {
+        RunResults::of(ResultsInput {
+            desc: d,
+            instance_type: &self.instance_type,
+            instance_count: self.instance_count,
+            failure_reason: self.failure_reason.as_deref(),
+            completed: self.status == RunStatus::Completed,
+            hourly_price_usd,
+        })
     }
 
     /// The job is gone from SageMaker (deleted, or never seen again): a launched run that had not ended ends
@@ -558,6 +597,7 @@ mod tests {
             history: vec![],
             failure_reason: None,
             model_artifacts: None,
+            results: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -572,6 +612,37 @@ mod tests {
         assert_eq!(r.advance(InProgress, Utc::now(), None), Applied::Unchanged);
         assert_eq!(r.status, Completed);
         assert_eq!(r.history.len(), 2);
+    }
+
+    #[test]
+    fn a_record_written_before_results_were_kept_still_reads() {
+        let mut v = serde_json::to_value(record()).unwrap();
+        v.as_object_mut().unwrap().remove("results");
+        let r: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(r.results, None);
+        assert!(!serde_json::to_string(&r).unwrap().contains("results"));
+    }
+
+    #[test]
+    fn results_are_kept_once_and_only_at_the_end() {
+        let mut r = record();
+        r.advance(Launched, Utc::now(), None);
+        assert!(
+            !r.keep_results(None, Some(1.0)),
+            "not ended: nothing to keep"
+        );
+        r.advance(Failed, Utc::now(), None);
+        r.failure_reason = Some("gone".into());
+        assert!(r.keep_results(None, Some(1.0)));
+        let kept = r.results.clone().unwrap();
+        assert_eq!(kept.failure_reason.as_deref(), Some("gone"));
+        assert_eq!(
+            (kept.instance_type.as_str(), kept.instance_count),
+            ("ml.g5.2xlarge", 1)
+        );
+        r.failure_reason = Some("other".into());
+        assert!(!r.keep_results(None, Some(1.0)), "kept once");
+        assert_eq!(r.results, Some(kept));
     }
 
     #[test]

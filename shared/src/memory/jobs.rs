@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::faults::{lock, Calls, Faults};
 use crate::domain::error::{Error, ErrorClass, Result};
-use crate::domain::job::{JobDescription, JobStatus};
+use crate::domain::job::{JobDescription, JobStatus, StatusTransition};
 use crate::domain::plan::CreateTrainingJobRequest;
 use crate::ports::{Clock, TrainingJobs};
 
@@ -49,8 +49,10 @@ impl MemoryJobs {
         lock(&self.jobs).len()
     }
 
-    /// Move a job to `status` as SageMaker would report it (a terminal state sets its end time; `Completed` its
-    /// artifact under the output path; `Failed` its reason).
+    /// Move a job to `status` as SageMaker would report it: a terminal state sets its end time, its training and
+    /// billable seconds (billable 30% of training under managed spot: a 70% saving) and closes its secondary status
+    /// transitions (after `Training`); `Completed` sets its artifact under the output path and a final value for
+    /// each metric definition; `Failed` its reason.
     pub fn set_status(&self, name: &str, status: JobStatus, failure_reason: Option<&str>) {
         let now = self.clock.now();
         let mut jobs = lock(&self.jobs);
@@ -61,8 +63,31 @@ impl MemoryJobs {
         d.status = status;
         d.secondary_status = Some(status.as_str().to_string());
         d.last_modified_time = Some(now);
+        d.failure_reason = failure_reason.map(str::to_string);
         if status.is_terminal() {
+            let start = *d
+                .training_start_time
+                .get_or_insert(d.creation_time.unwrap_or(now));
             d.training_end_time = Some(now);
+            let trained = (now - start).num_seconds().max(1);
+            d.training_seconds = Some(trained);
+            d.billable_seconds = Some(if d.managed_spot {
+                (trained * 3 + 9) / 10
+            } else {
+                trained
+            });
+            if !d
+                .secondary_transitions
+                .iter()
+                .any(|t| t.status == "Training")
+            {
+                transition(
+                    d,
+                    "Training",
+                    "Training image download completed. Training in progress.",
+                    now,
+                );
+            }
         }
         if status == JobStatus::Completed {
             let output = job.request.output_data_config.s3_output_path.to_string();
@@ -70,8 +95,30 @@ impl MemoryJobs {
                 "{}/{name}/output/model.tar.gz",
                 output.trim_end_matches('/')
             ));
+            d.final_metrics = d
+                .metric_names
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.clone(), 0.5 / (i as f64 + 1.0)))
+                .collect();
         }
-        d.failure_reason = failure_reason.map(str::to_string);
+        let message = d
+            .failure_reason
+            .clone()
+            .unwrap_or_else(|| format!("Training job {}", status.as_str().to_lowercase()));
+        transition(d, status.as_str(), &message, now);
+        if status.is_terminal() {
+            if let Some(last) = d.secondary_transitions.last_mut() {
+                last.end = Some(now);
+            }
+        }
+    }
+
+    /// Change what SageMaker describes of a job (a test's own figures: spot, times, metrics).
+    pub fn update(&self, name: &str, f: impl FnOnce(&mut JobDescription)) {
+        if let Some(job) = lock(&self.jobs).get_mut(name) {
+            f(&mut job.description);
+        }
     }
 
     /// Forget a job (DeleteTrainingJob, then the API no longer knows it).
@@ -92,9 +139,22 @@ impl MemoryJobs {
             training_start_time: None,
             training_end_time: None,
             last_modified_time: Some(now),
+            training_seconds: None,
             billable_seconds: None,
+            managed_spot: r.enable_managed_spot_training.unwrap_or(false),
             final_metrics: BTreeMap::new(),
-            secondary_transitions: Vec::new(),
+            metric_names: r
+                .algorithm_specification
+                .metric_definitions
+                .iter()
+                .map(|m| m.name.clone())
+                .collect(),
+            secondary_transitions: vec![StatusTransition {
+                status: "Starting".into(),
+                start: Some(now),
+                end: None,
+                message: Some("Preparing the instances for training".into()),
+            }],
             hyperparameters: r.hyper_parameters.clone(),
             image: Some(r.algorithm_specification.training_image.clone()),
             instance_type: Some(r.resource_config.instance_type.clone()),
@@ -105,6 +165,24 @@ impl MemoryJobs {
                 .map(|c| c.data_source.s3_data_source.s3_uri.to_string()),
         }
     }
+}
+
+/// The previous transition ends where the next begins, as SageMaker's `SecondaryStatusTransitions`.
+fn transition(
+    d: &mut JobDescription,
+    status: &str,
+    message: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    if let Some(last) = d.secondary_transitions.last_mut() {
+        last.end.get_or_insert(at);
+    }
+    d.secondary_transitions.push(StatusTransition {
+        status: status.to_string(),
+        start: Some(at),
+        end: None,
+        message: Some(message.to_string()),
+    });
 }
 
 #[async_trait]

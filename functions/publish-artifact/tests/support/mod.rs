@@ -3,6 +3,8 @@
 //! terminal run record with the outbox flags training-state sets. `Training Run Finished` is then delivered in SQS
 //! batches. No network, no sleeps: the clock moves only when a test moves it.
 
+#![allow(dead_code)] // Each test binary uses its own part of the harness.
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -42,6 +44,7 @@ model_id = "{MODEL}"
 instance_type = "ml.g5.2xlarge"
 hyperparameters = {{ epoch = 2, instruction_tuned = true }}
 accept_eula = true
+hourly_price_usd = 1.5
 "#
     )
 }

@@ -137,6 +137,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(whole_request_cases());
     all.extend(guardrail_cases());
     all.extend(trigger_cases());
+    all.extend(price_cases());
     all
 }
 
@@ -363,4 +364,24 @@ fn trigger_cases() -> Vec<Case> {
             Expect::Accepted,
         ),
     ]
+}
+
+/// Issue 14 item 2: `hourly_price_usd`, the price an estimated cost is computed from, is a finite number >= 0.
+fn price_cases() -> Vec<Case> {
+    const KEY: &str = "routes.a.hourly_price_usd";
+    #[rustfmt::skip]
+    let all = vec![
+        case("an hourly price", "hourly_price_usd = 1.212", Expect::Accepted),
+        case("an hourly price given as an integer", "hourly_price_usd = 2", Expect::Accepted),
+        case("an hourly price of zero", "hourly_price_usd = 0.0", Expect::Accepted),
+        case("a negative hourly price", "hourly_price_usd = -0.5", refused(KEY, "must be >= 0")),
+        case("an hourly price of nan", "hourly_price_usd = nan", refused(KEY, "finite number")),
+        case("an infinite hourly price", "hourly_price_usd = inf", refused(KEY, "finite number")),
+        case("an hourly price as a string", "hourly_price_usd = \"1.2\"", refused(KEY, "")),
+        Case {
+            defaults: "hourly_price_usd = -inf".into(),
+            ..case("an infinite hourly price inherited from [defaults]", "", refused(KEY, "finite number"))
+        },
+    ];
+    all
 }

@@ -81,6 +81,8 @@ pub struct Route {
     pub queue_max_age: Duration,
     pub dataset: DatasetRules,
     pub training: TrainingSettings,
+    /// The price of one instance-hour, for the estimated cost in a finished run's results (never a bill).
+    pub hourly_price_usd: Option<f64>,
 }
 
 /// Settings of the whole deployment: the template sets them as environment variables; a `[deployment]` table in
@@ -186,6 +188,11 @@ pub struct Config {
 impl Config {
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.name == name)
+    }
+
+    /// The route's `hourly_price_usd`, for a finished run's estimated cost (`None` also for a route since removed).
+    pub fn hourly_price(&self, route: &str) -> Option<f64> {
+        self.route(route).and_then(|r| r.hourly_price_usd)
     }
 
     /// The route whose prefix holds this object (prefixes never nest: validation refuses it).

@@ -66,6 +66,7 @@ pub(crate) struct RawRoute {
     pub(crate) max_dataset_bytes: Option<i64>,
     pub(crate) max_files: Option<i64>,
     pub(crate) allowed_extensions: Option<Vec<String>>,
+    pub(crate) hourly_price_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,7 +118,8 @@ impl RawRoute {
             min_dataset_bytes,
             max_dataset_bytes,
             max_files,
-            allowed_extensions
+            allowed_extensions,
+            hourly_price_usd
         );
         // Maps merge: a route adds to (and overrides) the defaults' entries.
         fn merge<V: Clone>(

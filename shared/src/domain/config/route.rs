@@ -60,6 +60,7 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         Some(v) => parse_duration(v).map_err(|m| invalid(p("queue_max_age"), m))?,
     };
     let dataset = dataset_rules(&p, &r)?;
+    let hourly_price_usd = hourly_price(&p, r.hourly_price_usd)?;
     Ok(Route {
         name: name.to_string(),
         prefix,
@@ -72,7 +73,23 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         queue_max_age,
         dataset,
         training,
+        hourly_price_usd,
     })
+}
+
+/// An hourly price is a finite number >= 0 (TOML has `nan` and `inf`; an estimate of either says nothing).
+fn hourly_price(p: &dyn Fn(&str) -> String, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
+    match v {
+        Some(x) if !x.is_finite() => Err(invalid(
+            p("hourly_price_usd"),
+            format!("{x} is not a price: must be a finite number of US dollars per instance-hour"),
+        )),
+        Some(x) if x < 0.0 => Err(invalid(
+            p("hourly_price_usd"),
+            format!("{x} is out of range: must be >= 0"),
+        )),
+        v => Ok(v),
+    }
 }
 
 fn check_name(name: &str) -> Result<(), ConfigError> {
