@@ -122,6 +122,15 @@ async fn upload_status_rerun_and_stop() {
         .outcome("from-cli", "Completed", None)
         .await
         .unwrap();
+    // The third job runs until it is stopped: on a loaded machine the stop could otherwise come after its end.
+    env.stack
+        .control(
+            "POST",
+            "/_hubtune/outcomes",
+            &serde_json::json!({"match": "from-cli", "status": "Completed", "in_progress_seconds": 600}),
+        )
+        .await
+        .unwrap();
     let o = cli.run(&["rerun", &uri]);
     assert!(o.status.success(), "{}", text(&o));
     let started = env.wait_for("Training Run Started", 3, T).await;
