@@ -119,6 +119,7 @@ def provision(endpoint: str, plan: Plan, bucket: str, job_prefix: str) -> dict[s
         "job_prefix": job_prefix,
         "queues": queues,
         "function_queues": {key: list(queues) for key, queues in plan.function_queues.items()},
+        "batch_sizes": dict(plan.batch_sizes),
         "schedules": {lid: {"expression": spec.expression, "queues": list(spec.queues)}
                       for lid, spec in plan.schedules.items()},
         "rules": rules,

@@ -81,12 +81,19 @@ class Plan:
     # function key -> the queues its event source mappings read, in template order
     function_queues: dict[str, list[str]] = field(default_factory=dict)
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
+    # queue logical id -> the largest batch its event source mapping hands the function (SQS's default: 10)
+    batch_sizes: dict[str, int] = field(default_factory=dict)
 
-    def feed(self, function: str, queue: str) -> None:
-        """One more queue that feeds `function` (once)."""
+    def feed(self, function: str, queue: str, batch_size: Any = None) -> None:
+        """One more queue that feeds `function` (once), `batch_size` messages at most per invocation."""
         queues = self.function_queues.setdefault(function, [])
-        if queue not in queues:
-            queues.append(queue)
+        if queue in queues:
+            return  # read once, as its first mapping says
+        queues.append(queue)
+        try:
+            self.batch_sizes[queue] = max(1, int(batch_size)) if batch_size is not None else 10
+        except (TypeError, ValueError):
+            self.batch_sizes[queue] = 10
 
 
 def kebab(name: str) -> str:
@@ -365,7 +372,7 @@ class TemplatePlanner:
             if kind == "SQS":
                 queue = queue_by_arn.get(str(props.get("Queue")))
                 if queue:
-                    plan.feed(key, queue)
+                    plan.feed(key, queue, props.get("BatchSize"))
                 else:
                     plan.skipped.append(f"{lid}.{event_id}: SQS event on a queue not in the template")
             elif kind in ("EventBridgeRule", "CloudWatchEvent"):
@@ -382,7 +389,7 @@ class TemplatePlanner:
         queue = queue_by_arn.get(str(props.get("EventSourceArn")))
         function = str(props.get("FunctionName", "")).rsplit(":", 1)[-1]
         if queue and function in functions:
-            plan.feed(functions[function], queue)
+            plan.feed(functions[function], queue, props.get("BatchSize"))
 
 
 def plan_from_file(path: str | Path | None, overrides: dict[str, Any], endpoint: str) -> Plan:

@@ -179,7 +179,8 @@ def test_a_function_fed_by_several_queues_reads_each_once():
             "TickQueue": {"Type": "AWS::SQS::Queue"},
             "TrainingStateFunction": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
                 "State": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["StateQueue", "Arn"]}}},
-                "Tick": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["TickQueue", "Arn"]}}},
+                "Tick": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["TickQueue", "Arn"]},
+                                                       "BatchSize": 1}},
             }}},
             "Again": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
                 "EventSourceArn": {"Fn::GetAtt": ["TickQueue", "Arn"]},
@@ -191,5 +192,7 @@ def test_a_function_fed_by_several_queues_reads_each_once():
     }
     plan = TemplatePlanner(template, {}, ENDPOINT).plan()
     assert plan.function_queues == {"training-state": ["StateQueue", "TickQueue"]}
+    # The dispatcher hands a function no more messages at once than its mapping's BatchSize (SQS's default 10).
+    assert plan.batch_sizes == {"StateQueue": 10, "TickQueue": 1}
     assert plan.schedules["Tick"].queues == ["TickQueue"]
     assert plan.event_bus == "hubtune"

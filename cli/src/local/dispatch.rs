@@ -50,7 +50,8 @@ pub const RETRY_VISIBILITY_SECONDS: i32 = 1;
 pub struct Dispatcher {
     pub sqs: aws_sdk_sqs::Client,
     pub ctx: Arc<Context>,
-    queues: Vec<(FunctionName, String, String)>,
+    /// Function, queue URL, queue ARN, and the batch size its mapping names.
+    queues: Vec<(FunctionName, String, String, i32)>,
     observer: Option<String>,
     /// Schedule rule -> the URLs of the queues it targets.
     schedules: BTreeMap<String, Vec<String>>,
@@ -91,7 +92,8 @@ impl Dispatcher {
                 let logical = info.function_queues.get(f.as_str());
                 logical.into_iter().flatten().filter_map(|l| {
                     let q = info.queues.get(l)?;
-                    Some((*f, q.url.clone(), q.arn.clone()))
+                    let batch = info.batch_sizes.get(l).copied().unwrap_or(10).clamp(1, 10);
+                    Some((*f, q.url.clone(), q.arn.clone(), batch))
                 })
             })
             .collect();
@@ -142,12 +144,12 @@ impl Dispatcher {
     /// One pass over every function queue: at most one batch each. Returns what was delivered.
     pub async fn pump_once(&self) -> anyhow_lite::Result<Vec<Delivery>> {
         let mut out = Vec::new();
-        for (f, url, arn) in &self.queues {
+        for (f, url, arn, batch) in &self.queues {
             let resp = self
                 .sqs
                 .receive_message()
                 .queue_url(url)
-                .max_number_of_messages(10)
+                .max_number_of_messages(*batch)
                 .wait_time_seconds(0)
                 .send()
                 .await?;

@@ -30,6 +30,9 @@ pub struct StackInfo {
     /// Each function's queues, as its event source mappings read them (training-state reads two: the state
     /// changes and the sweep's ticks).
     pub function_queues: BTreeMap<String, Vec<String>>,
+    /// The largest batch each of those queues' mappings hands its function (`BatchSize`; SQS reads at most 10).
+    #[serde(default)]
+    pub batch_sizes: BTreeMap<String, i32>,
     /// The template's schedule rules and the queues they target: moto fires no schedule, the dispatcher does.
     #[serde(default)]
     pub schedules: BTreeMap<String, ScheduleInfo>,
