@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::domain::naming::identity_hash;
 use crate::domain::publication::ArtifactManifest;
 use crate::domain::rejection::Problems;
+use crate::domain::route_queue::QueueReason;
 use crate::domain::run::RunRecord;
 
 pub const SCHEMA: u32 = 1;
@@ -120,10 +121,12 @@ pub fn dataset_rejected(
     )
 }
 
+/// `reason` is the code (`QueueReason`), `message` the words.
 pub fn dataset_queued(
     ctx: &EventContext,
     identity_key: &str,
-    reason: &str,
+    reason: QueueReason,
+    message: &str,
     queue_key: &str,
 ) -> OutgoingEvent {
     build(
@@ -131,10 +134,10 @@ pub fn dataset_queued(
         identity_key,
         ctx,
         format!(
-            "hubtune queued dataset {} on route {}: {reason}",
+            "hubtune queued dataset {} on route {}: {message}",
             ctx.dataset_uri, ctx.route
         ),
-        json!({ "reason": reason, "queue_entry": queue_key }),
+        json!({ "reason": reason.as_str(), "message": message, "queue_entry": queue_key }),
     )
 }
 
