@@ -350,8 +350,9 @@ async fn resource_limit_exceeded_queues_the_dataset() {
     let uri = env.drop_good("quota").await;
     let ev = env.wait_for("Dataset Queued", 1, T).await;
     assert_eq!(ev[0]["detail"]["dataset_uri"], uri);
+    assert_eq!(ev[0]["detail"]["reason"], "capacity");
     assert!(
-        ev[0]["detail"]["reason"]
+        ev[0]["detail"]["message"]
             .as_str()
             .unwrap()
             .contains("ResourceLimitExceeded"),

@@ -6,7 +6,7 @@ use hubtune::domain::dataset::{DatasetLanded, FrozenDataset};
 use hubtune::domain::error::Result;
 use hubtune::domain::events::{self, EventContext};
 use hubtune::domain::rejection::{Rejection, RejectionReason};
-use hubtune::domain::route_queue::QueueEntry;
+use hubtune::domain::route_queue::{QueueEntry, QueueReason};
 use hubtune::runtime::context::Context;
 use hubtune::runtime::metrics;
 
@@ -33,7 +33,7 @@ pub async fn busy(
 ) -> Result<Outcome> {
     let (d, ev) = (q.d, q.ev);
     match route.busy_policy {
-        BusyPolicy::Queue => enqueue(ctx, config, q, why).await,
+        BusyPolicy::Queue => enqueue(ctx, config, q, QueueReason::RouteFull, why).await,
         BusyPolicy::Skip => {
             let rej = Rejection::new(
                 RejectionReason::RouteBusy,
@@ -44,8 +44,15 @@ pub async fn busy(
     }
 }
 
-/// Put the dataset in its route's queue (once: the entry's key is its identity) and announce `Dataset Queued`.
-pub async fn enqueue(ctx: &Context, config: &Config, q: Queued<'_>, why: &str) -> Result<Outcome> {
+/// Put the dataset in its route's queue (once: the entry's key is its identity) and announce `Dataset Queued`, with
+/// `reason` its code and `why` its words.
+pub async fn enqueue(
+    ctx: &Context,
+    config: &Config,
+    q: Queued<'_>,
+    reason: QueueReason,
+    why: &str,
+) -> Result<Outcome> {
     if q.from_queue {
         return Ok(Outcome::StillQueued);
     }
@@ -59,10 +66,10 @@ pub async fn enqueue(ctx: &Context, config: &Config, q: Queued<'_>, why: &str) -
         .await?;
     ctx.emit(
         config,
-        &events::dataset_queued(ev, &d.identity.canonical(), why, &rel),
+        &events::dataset_queued(ev, &d.identity.canonical(), reason, why, &rel),
     )
     .await?;
-    tracing::info!(entry = %rel, reason = why, "dataset queued");
+    tracing::info!(entry = %rel, reason = reason.as_str(), why, "dataset queued");
     let (deployment, now) = (&config.deployment.name, ctx.now());
     metrics::dataset(now, deployment, &d.route, metrics::DATASETS_QUEUED);
     Ok(Outcome::Queued { entry: rel })

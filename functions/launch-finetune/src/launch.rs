@@ -17,7 +17,9 @@ use hubtune::domain::plan::{
     self, CreateTrainingJobRequest, PlanInput, TrainingChannel, TAG_DATASET,
 };
 use hubtune::domain::rejection::{Problems, Rejection, RejectionReason};
-use hubtune::domain::route_queue::{Slots, Take};
+use hubtune::domain::route_queue::{
+    self, over_budget_message, request_hours, QueueReason, Slots, Take,
+};
 use hubtune::domain::run::{Applied, NewRun, OutboxFlag, RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::domain::validate::{self, rules::Violation};
@@ -124,15 +126,26 @@ impl Launch<'_> {
             }
             Err(problems) => return self.reject(problems).await,
         };
-        if self.take_slot().await? == Take::Full {
-            let why = "the route has no free training slot";
-            let queued = Queued {
-                d: self.d,
-                ev: &self.ev,
-                frozen: &planned.frozen,
-                from_queue: self.is_from_queue(),
-            };
-            return busy(self.ctx, self.config, self.route, queued, why).await;
+        let hours = request_hours(&planned.request);
+        let queued = Queued {
+            d: self.d,
+            ev: &self.ev,
+            frozen: &planned.frozen,
+            from_queue: self.is_from_queue(),
+        };
+        match self.take_slot(hours).await? {
+            Take::Full => {
+                let why = "the route has no free training slot";
+                return busy(self.ctx, self.config, self.route, queued, why).await;
+            }
+            // Over the day's cap: it waits (whatever `busy_policy` says: nothing is lost), released by a sweep on
+            // the next UTC day.
+            Take::OverBudget(over) => {
+                let why = over_budget_message(over, &self.route.name, &self.route.budget, hours);
+                let (ctx, config) = (self.ctx, self.config);
+                return enqueue(ctx, config, queued, QueueReason::Budget, &why).await;
+            }
+            Take::Taken | Take::AlreadyHeld => {}
         }
         let scope = format!("{} {}", self.job, self.d.location);
         let known = self.write_record(&planned, existing).await?;
@@ -211,6 +224,10 @@ impl Launch<'_> {
         if let Some(problems) = Problems::from_vec(invalid.iter().map(invalid_request).collect()) {
             return Ok(Err(problems));
         }
+        let (route, hours) = (&self.route.name, request_hours(&request));
+        if let Some(rej) = route_queue::check_reservation(route, &self.route.budget, hours) {
+            return Ok(Err(rej.into()));
+        }
         Ok(Ok(Planned {
             frozen,
             hub,
@@ -241,13 +258,14 @@ impl Launch<'_> {
         }
     }
 
-    /// A slot on the route, by compare-and-swap.
-    async fn take_slot(&self) -> Result<Take> {
+    /// A slot on the route, and `hours` and one job charged to the route's day, in one compare-and-swap.
+    async fn take_slot(&self, hours: f64) -> Result<Take> {
         let (max, job, now) = (
             self.route.max_concurrent_jobs,
             self.job.to_string(),
             self.ctx.now(),
         );
+        let budget = self.route.budget;
         let route = &self.route.name;
         self.ctx
             .store
@@ -256,7 +274,7 @@ impl Launch<'_> {
                     route: route.clone(),
                     ..Default::default()
                 });
-                Ok(match s.take(&job, max, now) {
+                Ok(match s.take_within(&job, max, &budget, hours, now) {
                     Take::Taken => Decision::Write(s, Take::Taken),
                     other => Decision::Keep(other),
                 })
@@ -356,7 +374,8 @@ impl Launch<'_> {
                     frozen,
                     from_queue: self.is_from_queue(),
                 };
-                Ok(Err(enqueue(ctx, config, queued, &why).await?))
+                let reason = QueueReason::Capacity;
+                Ok(Err(enqueue(ctx, config, queued, reason, &why).await?))
             }
         }
     }

@@ -22,6 +22,7 @@ use hubtune::domain::route_queue::{QueueEntry, Slots};
 use hubtune::domain::run::{RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::memory::{access_denied, capacity_refusal, server_error, throttled, World};
+use hubtune::ports::Clock;
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 use launch_finetune::Outcome;
@@ -867,7 +868,8 @@ async fn a_capacity_refusal_queues_the_dataset_without_a_job_and_acknowledges_th
     let queued = h.events(DATASET_QUEUED);
     assert_eq!(queued.len(), 1, "{:#?}", h.world.bus.events());
     assert_eq!(queued[0].detail["dataset_uri"], folder.as_str());
-    assert!(queued[0].detail["reason"]
+    assert_eq!(queued[0].detail["reason"], "capacity");
+    assert!(queued[0].detail["message"]
         .as_str()
         .unwrap_or_default()
         .contains("ResourceLimitExceeded"));
@@ -1054,6 +1056,7 @@ async fn a_full_route_queues_the_second_dataset_and_launches_it_once_the_slot_is
     let queued = h.events(DATASET_QUEUED);
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].detail["job_name"], two.as_str());
+    assert_eq!(queued[0].detail["reason"], "route_full");
     assert_eq!(h.queue().len(), 1);
     assert!(h.record(&two).is_none());
 
@@ -1105,6 +1108,106 @@ async fn a_queued_dataset_older_than_queue_max_age_is_rejected_when_a_slot_frees
         rejected[0].detail["dataset_uri"],
         Harness::uri(&folder_key("stale")).as_str()
     );
+}
+
+// ---- A route's daily spend cap (issue 14 item 5) ----
+
+/// The first instant of the UTC day after `t`, plus `secs`.
+fn next_day(t: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    let midnight = (t.date_naive() + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    midnight + Duration::seconds(secs)
+}
+
+#[tokio::test]
+async fn a_dataset_over_the_daily_job_cap_waits_with_reason_budget_and_launches_on_the_next_utc_day(
+) {
+    // Slots to spare: only the day's cap holds the second dataset back.
+    let h = Harness::with_route("max_jobs_per_day = 1\nmax_concurrent_jobs = 5");
+    h.put_good("one");
+    h.put_good("two");
+    assert!(h.land("one").await.is_empty());
+    assert!(h.land("two").await.is_empty());
+    let (one, two) = (h.job_for("one"), h.job_for("two"));
+    assert_eq!(h.jobs(), [one.as_str()]);
+    let queued = h.events(DATASET_QUEUED);
+    assert_eq!(queued.len(), 1, "{:#?}", h.world.bus.events());
+    assert_eq!(queued[0].detail["job_name"], two.as_str());
+    assert_eq!(queued[0].detail["reason"], "budget");
+    let message = queued[0].detail["message"].as_str().unwrap_or_default();
+    assert!(message.contains("max_jobs_per_day"), "{message}");
+    assert_eq!(h.queue().len(), 1);
+    assert!(h.record(&two).is_none(), "nothing spent on the waiting one");
+
+    // Redeliveries of both, the same day: no second charge, no second job.
+    assert!(h.land("one").await.is_empty());
+    assert!(h.land("two").await.is_empty());
+    assert_eq!(h.jobs(), [one.as_str()]);
+    let today = h.slots().and_then(|s| s.today).expect("the day's ledger");
+    assert_eq!(today.jobs.keys().collect::<Vec<_>>(), [&one]);
+
+    // A slot freed the same day: the day is still spent, the entry stays, unclaimed.
+    h.free_slot_of(&one);
+    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    assert_eq!(h.jobs(), [one.as_str()]);
+    let entries = h.queue();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(h.queue_entry(&entries[0]).claimed_at, None);
+
+    // The UTC day rolls over: the drain (as the sweep's nudge starts it) launches the waiting dataset, once.
+    h.world.clock.set(next_day(h.world.clock.now(), 30));
+    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    let mut want = vec![one.clone(), two.clone()];
+    want.sort();
+    assert_eq!(h.jobs(), want);
+    assert!(h.queue().is_empty());
+    let today = h.slots().and_then(|s| s.today).expect("the day's ledger");
+    assert_eq!(today.day, h.world.clock.now().date_naive());
+    assert_eq!(today.jobs.keys().collect::<Vec<_>>(), [&two]);
+    assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 2);
+    // The redelivery announced the wait again: the same event (same `event_id`), as delivery is at least once.
+    let queued = h.events(DATASET_QUEUED);
+    assert!(queued
+        .iter()
+        .all(|e| e.detail["event_id"] == queued[0].detail["event_id"]));
+}
+
+#[tokio::test]
+async fn the_daily_hours_cap_charges_each_jobs_reserved_runtime() {
+    // Each job reserves 10 hours (36,000 s on one instance): the first fits 25, the second too, the third waits.
+    let h = Harness::with_route(
+        "max_training_hours_per_day = 25\nmax_runtime_seconds = 36000\nmax_concurrent_jobs = 5",
+    );
+    for name in ["one", "two", "three"] {
+        h.put_good(name);
+        assert!(h.land(name).await.is_empty());
+    }
+    assert_eq!(h.world.jobs.count(), 2);
+    let queued = h.events(DATASET_QUEUED);
+    assert_eq!(queued.len(), 1, "{:#?}", h.world.bus.events());
+    assert_eq!(queued[0].detail["job_name"], h.job_for("three").as_str());
+    assert_eq!(queued[0].detail["reason"], "budget");
+    let message = queued[0].detail["message"].as_str().unwrap_or_default();
+    assert!(message.contains("max_training_hours_per_day"), "{message}");
+    let today = h.slots().and_then(|s| s.today).expect("the day's ledger");
+    assert_eq!(today.hours(), 20.0);
+}
+
+#[tokio::test]
+async fn a_job_that_alone_reserves_more_than_the_daily_hours_cap_is_rejected_not_queued_for_ever() {
+    // No max_runtime_seconds on the route: the runtime comes from the model's document (or SageMaker's 1 day), so
+    // only the launch can see it is above the cap.
+    let h = Harness::with_route("max_training_hours_per_day = 1");
+    h.put_good("too-long");
+    assert!(h.land("too-long").await.is_empty());
+    let e = h.only_rejection();
+    assert_eq!(e.detail["reason"], "cap_exceeded");
+    let message = e.detail["message"].as_str().unwrap_or_default();
+    assert!(message.contains("max_training_hours_per_day"), "{message}");
+    assert!(h.slots().is_none(), "no slot taken, nothing charged");
 }
 
 // ---- What a launch costs, and its clock ----

@@ -381,9 +381,10 @@ async fn release_stale_slots(
         .await
 }
 
-/// Every route with waiting datasets and a free slot gets a `Route Slot Freed`; so does a route no longer in the
-/// routes file, whose waiting datasets the launcher then rejects instead of leaving them stranded. Returns how many
-/// were sent.
+/// Every route with waiting datasets, a free slot and room left in its day gets a `Route Slot Freed`; so does a
+/// route no longer in the routes file, whose waiting datasets the launcher then rejects instead of leaving them
+/// stranded. This is what releases datasets queued for the daily cap (`budget`): the first sweep of a new UTC day
+/// finds the day open, and the drain launches them in order. Returns how many were sent.
 async fn nudge_queues(ctx: &Context, config: &Config, now: DateTime<Utc>) -> Result<usize> {
     let queued = ctx
         .store
@@ -398,7 +399,7 @@ async fn nudge_queues(ctx: &Context, config: &Config, now: DateTime<Utc>) -> Res
     let mut sent = 0;
     for name in routes {
         let free = match config.route(name) {
-            Some(route) => free_slots(ctx, config, route).await?,
+            Some(route) => free_slots(ctx, config, route, now).await?,
             None => 1,
         };
         if free == 0 {
@@ -412,12 +413,20 @@ async fn nudge_queues(ctx: &Context, config: &Config, now: DateTime<Utc>) -> Res
     Ok(sent)
 }
 
-async fn free_slots(ctx: &Context, config: &Config, route: &Route) -> Result<u32> {
+/// The route's free slots, none while its day's cap is reached (a drain could launch nothing).
+async fn free_slots(
+    ctx: &Context,
+    config: &Config,
+    route: &Route,
+    now: DateTime<Utc>,
+) -> Result<u32> {
     let slots = ctx
         .store
         .read::<Slots>(&config.deployment.slots_key(&route.name))
         .await?;
-    Ok(slots
-        .map(|s| s.value.free(route.max_concurrent_jobs))
-        .unwrap_or(route.max_concurrent_jobs))
+    Ok(match slots {
+        Some(s) if !s.value.budget_open(&route.budget, now) => 0,
+        Some(s) => s.value.free(route.max_concurrent_jobs),
+        None => route.max_concurrent_jobs,
+    })
 }

@@ -12,12 +12,15 @@ use crate::domain::naming::identity_hash;
 use crate::domain::publication::ArtifactManifest;
 use crate::domain::rejection::Problems;
 use crate::domain::results::RunResults;
+use crate::domain::route_queue::QueueReason;
 use crate::domain::run::RunRecord;
 
 /// The schema of the events that carry no results.
 pub const SCHEMA: u32 = 1;
 /// The schema of `Training Run Finished`, `Model Published` and `Fine-tune Failed`: 2 since they carry `results`.
 pub const RESULTS_SCHEMA: u32 = 2;
+/// The schema of `Dataset Queued`: 2 since its `reason` is a code (`QueueReason`), the words moved to `message`.
+pub const QUEUED_SCHEMA: u32 = 2;
 pub const SOURCE: &str = "hubtune";
 
 pub const DATASET_REJECTED: &str = "Dataset Rejected";
@@ -75,6 +78,7 @@ impl EventContext {
 pub fn schema_of(detail_type: &str) -> u32 {
     match detail_type {
         TRAINING_RUN_FINISHED | MODEL_PUBLISHED | FINETUNE_FAILED => RESULTS_SCHEMA,
+        DATASET_QUEUED => QUEUED_SCHEMA,
         _ => SCHEMA,
     }
 }
@@ -144,10 +148,12 @@ pub fn dataset_rejected(
     )
 }
 
+/// `reason` is the code (`QueueReason`), `message` the words.
 pub fn dataset_queued(
     ctx: &EventContext,
     identity_key: &str,
-    reason: &str,
+    reason: QueueReason,
+    message: &str,
     queue_key: &str,
 ) -> OutgoingEvent {
     build(
@@ -155,11 +161,11 @@ pub fn dataset_queued(
         identity_key,
         ctx,
         format!(
-            "hubtune queued dataset {} on route {}: {reason}",
+            "hubtune queued dataset {} on route {}: {message}",
             ctx.dataset_uri, ctx.route
         ),
         format!("queue entry: {queue_key}"),
-        json!({ "reason": reason, "queue_entry": queue_key }),
+        json!({ "reason": reason.as_str(), "message": message, "queue_entry": queue_key }),
     )
 }
 
@@ -317,16 +323,12 @@ mod tests {
     }
 
     #[test]
-    fn run_events_are_schema_2_the_others_1_and_every_event_has_a_subject() {
+    fn run_events_and_dataset_queued_are_schema_2_the_others_1_and_every_event_has_a_subject() {
         for t in [TRAINING_RUN_FINISHED, MODEL_PUBLISHED, FINETUNE_FAILED] {
             assert_eq!(schema_of(t), RESULTS_SCHEMA, "{t}");
         }
-        for t in [
-            DATASET_REJECTED,
-            DATASET_QUEUED,
-            TRAINING_RUN_STARTED,
-            ROUTE_SLOT_FREED,
-        ] {
+        assert_eq!(schema_of(DATASET_QUEUED), 2);
+        for t in [DATASET_REJECTED, TRAINING_RUN_STARTED, ROUTE_SLOT_FREED] {
             assert_eq!(schema_of(t), SCHEMA, "{t}");
         }
         let freed = route_slot_freed("support-bot", "k");

@@ -143,6 +143,10 @@ pub struct RunRecord {
     /// and until the end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<RunResults>,
+    /// SageMaker's BillableTimeInSeconds, once the job ended: what its route's day is charged instead of the hours
+    /// reserved at launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable_seconds: Option<i64>,
     pub outbox: Outbox,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -244,6 +248,7 @@ impl RunRecord {
             failure_reason: None,
             model_artifacts: None,
             results: None,
+            billable_seconds: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -298,6 +303,7 @@ impl RunRecord {
             failure_reason: None,
             model_artifacts: None,
             results: None,
+            billable_seconds: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -338,6 +344,14 @@ impl RunRecord {
             self.model_artifacts = d.model_artifacts.clone();
             changed = true;
         }
+        // Known only once the job ended; a later describe may fill what an earlier one did not.
+        if self.status.is_terminal()
+            && d.billable_seconds.is_some()
+            && self.billable_seconds.is_none()
+        {
+            self.billable_seconds = d.billable_seconds;
+            changed = true;
+        }
         changed
     }
 
@@ -371,6 +385,15 @@ impl RunRecord {
             completed: self.status == RunStatus::Completed,
             hourly_price_usd,
         })
+    }
+
+    /// The training hours the job used: its billable time on each instance (`None` until SageMaker says).
+    pub fn used_hours(&self) -> Option<f64> {
+        let secs = u32::try_from(self.billable_seconds?.max(0)).unwrap_or(u32::MAX);
+        Some(crate::domain::route_queue::reserved_hours(
+            secs,
+            self.instance_count,
+        ))
     }
 
     /// The job is gone from SageMaker (deleted, or never seen again): a launched run that had not ended ends
@@ -598,6 +621,7 @@ mod tests {
             failure_reason: None,
             model_artifacts: None,
             results: None,
+            billable_seconds: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,

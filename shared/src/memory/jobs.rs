@@ -121,6 +121,13 @@ impl MemoryJobs {
         }
     }
 
+    /// What SageMaker bills the job (`BillableTimeInSeconds`), as it reports it once the job ended.
+    pub fn set_billable_seconds(&self, name: &str, seconds: i64) {
+        if let Some(job) = lock(&self.jobs).get_mut(name) {
+            job.description.billable_seconds = Some(seconds);
+        }
+    }
+
     /// Forget a job (DeleteTrainingJob, then the API no longer knows it).
     pub fn remove(&self, name: &str) {
         lock(&self.jobs).remove(name);

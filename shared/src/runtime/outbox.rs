@@ -67,6 +67,26 @@ pub async fn release_slot(ctx: &Context, config: &Config, route: &str, job: &str
         .await
 }
 
+/// Give back an ended run's slot and, in the same write, charge its route's day what the job used instead of what
+/// it reserved (when SageMaker said, and the job was charged today).
+async fn release_run_slot(ctx: &Context, config: &Config, r: &RunRecord) -> Result<bool> {
+    let (job, used, now) = (r.job_name.as_str(), r.used_hours(), ctx.now());
+    ctx.store
+        .update::<Slots, bool, _>(&config.deployment.slots_key(&r.route), |s| {
+            let Some(mut s) = s else {
+                return Ok(Decision::Keep(false));
+            };
+            let released = s.release(job);
+            let settled = used.is_some_and(|h| s.settle(job, h, now));
+            Ok(if released || settled {
+                Decision::Write(s, released)
+            } else {
+                Decision::Keep(false)
+            })
+        })
+        .await
+}
+
 /// Send what the record owes (`Training Run Started`, `Training Run Finished`, the slot, `Route Slot Freed`), each
 /// flag set only once its effect happened. `known` is the record as the caller last read or wrote it. Returns the
 /// record as it now stands.
@@ -91,7 +111,7 @@ pub async fn work_outbox(
         known = set_flag(ctx, key, known, OutboxFlag::Finished).await?;
     }
     if owed.release_slot {
-        release_slot(ctx, config, &r.route, job).await?;
+        release_run_slot(ctx, config, &r).await?;
         known = set_flag(ctx, key, known, OutboxFlag::SlotReleased).await?;
     }
     if owed.slot_freed {

@@ -138,6 +138,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(guardrail_cases());
     all.extend(trigger_cases());
     all.extend(price_cases());
+    all.extend(budget_cases());
     all
 }
 
@@ -382,6 +383,28 @@ fn price_cases() -> Vec<Case> {
             defaults: "hourly_price_usd = -inf".into(),
             ..case("an infinite hourly price inherited from [defaults]", "", refused(KEY, "finite number"))
         },
+    ];
+    all
+}
+
+/// Issue 14 item 5: a route's daily spend cap is a positive integer of jobs and a positive, finite number of hours,
+/// and one job's reservation must fit the hours.
+fn budget_cases() -> Vec<Case> {
+    let hours = "routes.a.max_training_hours_per_day";
+    #[rustfmt::skip]
+    let all = vec![
+        case("a daily job cap", "max_jobs_per_day = 3", Expect::Accepted),
+        case("a daily job cap of zero", "max_jobs_per_day = 0", refused("routes.a.max_jobs_per_day", "out of range")),
+        case("a negative daily job cap", "max_jobs_per_day = -1", refused("routes.a.max_jobs_per_day", "out of range")),
+        case("a daily job cap that is not an integer", "max_jobs_per_day = 1.5", refused("routes.a.max_jobs_per_day", "")),
+        case("a daily hours cap in whole hours", "max_training_hours_per_day = 48", Expect::Accepted),
+        case("a daily hours cap in fractions", "max_training_hours_per_day = 2.5\nmax_runtime_seconds = 9000", Expect::Accepted),
+        case("a daily hours cap of zero", "max_training_hours_per_day = 0", refused(hours, "positive, finite")),
+        case("a negative daily hours cap", "max_training_hours_per_day = -2.0", refused(hours, "positive, finite")),
+        case("an infinite daily hours cap", "max_training_hours_per_day = inf", refused(hours, "positive, finite")),
+        case("a daily hours cap that is not a number", "max_training_hours_per_day = \"10h\"", refused(hours, "must be a number of hours")),
+        case("a daily hours cap below one job's reservation", "max_training_hours_per_day = 1\nmax_runtime_seconds = 7200", refused(hours, "below what one job reserves")),
+        case("one job's reservation across instances", "max_training_hours_per_day = 3\nmax_runtime_seconds = 3600\ninstance_count = 4", refused(hours, "4 instance(s)")),
     ];
     all
 }

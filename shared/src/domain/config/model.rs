@@ -64,6 +64,21 @@ pub struct DatasetRules {
     pub max_files: usize,
 }
 
+/// A route's spend cap per UTC day: jobs launched, and training hours reserved (a job's MaxRuntimeInSeconds times
+/// its instance count, charged when it launches). A dataset over either waits in the route's queue for the next day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct DailyBudget {
+    pub max_jobs_per_day: Option<u32>,
+    pub max_training_hours_per_day: Option<f64>,
+}
+
+impl DailyBudget {
+    /// Whether the route has a cap at all (an uncapped route keeps no day's ledger).
+    pub fn is_capped(&self) -> bool {
+        self.max_jobs_per_day.is_some() || self.max_training_hours_per_day.is_some()
+    }
+}
+
 /// One route: where datasets land and what they train.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Route {
@@ -79,6 +94,8 @@ pub struct Route {
     pub busy_policy: BusyPolicy,
     #[serde(with = "duration_secs")]
     pub queue_max_age: Duration,
+    /// What the route may launch in one UTC day (none: no limit).
+    pub budget: DailyBudget,
     pub dataset: DatasetRules,
     pub training: TrainingSettings,
     /// The price of one instance-hour, for the estimated cost in a finished run's results (never a bill).

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::config::duration::parse_duration;
 use crate::domain::config::model::{
-    invalid, BusyPolicy, ConfigError, DatasetRules, Deployment, Route, Trigger,
+    invalid, BusyPolicy, ConfigError, DailyBudget, DatasetRules, Deployment, Route, Trigger,
     DEFAULT_ALLOWED_EXTENSIONS, DEFAULT_MARKER, DEFAULT_QUEUE_MAX_AGE,
 };
 use crate::domain::config::raw::{RawRoute, RawSpot, RawVpc};
@@ -59,6 +59,7 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         None => DEFAULT_QUEUE_MAX_AGE,
         Some(v) => parse_duration(v).map_err(|m| invalid(p("queue_max_age"), m))?,
     };
+    let budget = budget(&p, &r, &training)?;
     let dataset = dataset_rules(&p, &r)?;
     let hourly_price_usd = hourly_price(&p, r.hourly_price_usd)?;
     Ok(Route {
@@ -71,6 +72,7 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         max_concurrent_jobs,
         busy_policy: r.busy_policy.unwrap_or(BusyPolicy::Queue),
         queue_max_age,
+        budget,
         dataset,
         training,
         hourly_price_usd,
@@ -90,6 +92,61 @@ fn hourly_price(p: &dyn Fn(&str) -> String, v: Option<f64>) -> Result<Option<f64
         )),
         v => Ok(v),
     }
+}
+
+/// The most jobs a day a cap may name: above it, the cap would not be a cap.
+const MAX_JOBS_PER_DAY: u32 = 1_000_000;
+
+/// `max_jobs_per_day` (a positive integer) and `max_training_hours_per_day` (a positive, finite number). A route
+/// whose own `max_runtime_seconds` reserves more than the hours cap could never launch: refused here. (A runtime
+/// taken from the model's document is known only at launch, which refuses that dataset with `cap_exceeded`.)
+fn budget(
+    p: &dyn Fn(&str) -> String,
+    r: &RawRoute,
+    training: &TrainingSettings,
+) -> Result<DailyBudget, ConfigError> {
+    let max_jobs_per_day =
+        opt_positive(&p("max_jobs_per_day"), r.max_jobs_per_day, MAX_JOBS_PER_DAY)?;
+    let hours_path = p("max_training_hours_per_day");
+    let max_training_hours_per_day = match &r.max_training_hours_per_day {
+        None => None,
+        Some(v) => {
+            let h = match v {
+                toml::Value::Integer(n) => *n as f64,
+                toml::Value::Float(f) => *f,
+                other => {
+                    return Err(invalid(
+                        hours_path,
+                        format!("must be a number of hours, not {}", other.type_str()),
+                    ))
+                }
+            };
+            if !(h.is_finite() && h > 0.0) {
+                return Err(invalid(
+                    hours_path,
+                    format!("{h} is not a positive, finite number of hours"),
+                ));
+            }
+            Some(h)
+        }
+    };
+    if let (Some(cap), Some(rt)) = (max_training_hours_per_day, training.max_runtime_seconds) {
+        let reserved = f64::from(rt) * f64::from(training.instance_count) / 3600.0;
+        if reserved > cap {
+            return Err(invalid(
+                p("max_training_hours_per_day"),
+                format!(
+                    "{cap} is below what one job reserves ({reserved} hours: max_runtime_seconds {rt} × {} \
+                     instance(s)): no dataset of this route could ever launch",
+                    training.instance_count
+                ),
+            ));
+        }
+    }
+    Ok(DailyBudget {
+        max_jobs_per_day,
+        max_training_hours_per_day,
+    })
 }
 
 fn check_name(name: &str) -> Result<(), ConfigError> {
