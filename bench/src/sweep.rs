@@ -59,6 +59,7 @@ fn record(i: usize, status: RunStatus, outbox: Outbox) -> Result<RunRecord, BoxE
         failure_reason: None,
         model_artifacts: None,
         results: None,
+        model_package_arn: None,
         outbox,
         created_at: now,
         updated_at: now,

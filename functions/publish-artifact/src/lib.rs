@@ -24,6 +24,8 @@ use hubtune::store::Decision;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+mod register;
+
 /// What a publication did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
@@ -232,6 +234,10 @@ async fn publish_model(
             })
         })
         .await?;
+    // Registered before the announcement, so `Model Published` can name the version (and never before it exists).
+    let mut r = r.clone();
+    r.model_package_arn = register::model_package(ctx, config, &r, &artifact).await?;
+    let r = &r;
     crash_point(
         "publish.before_model_published",
         &format!("{job} {}", r.dataset_uri),

@@ -143,6 +143,10 @@ pub struct RunRecord {
     /// and until the end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<RunResults>,
+    /// The model package version registered for this run (routes with a `model_package_group`), kept before
+    /// `Model Published` goes out so a redelivered publication announces it without registering again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_package_arn: Option<String>,
     pub outbox: Outbox,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -244,6 +248,7 @@ impl RunRecord {
             failure_reason: None,
             model_artifacts: None,
             results: None,
+            model_package_arn: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -298,6 +303,7 @@ impl RunRecord {
             failure_reason: None,
             model_artifacts: None,
             results: None,
+            model_package_arn: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -598,6 +604,7 @@ mod tests {
             failure_reason: None,
             model_artifacts: None,
             results: None,
+            model_package_arn: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,

@@ -138,6 +138,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(guardrail_cases());
     all.extend(trigger_cases());
     all.extend(price_cases());
+    all.extend(registry_cases());
     all
 }
 
@@ -381,6 +382,42 @@ fn price_cases() -> Vec<Case> {
         Case {
             defaults: "hourly_price_usd = -inf".into(),
             ..case("an infinite hourly price inherited from [defaults]", "", refused(KEY, "finite number"))
+        },
+    ];
+    all
+}
+
+/// Issue 14 item 4: `model_package_group` (CreateModelPackage's `ModelPackageGroupName`: a name or a group's ARN)
+/// and `model_approval_status` (the model's enum), which needs a group.
+fn registry_cases() -> Vec<Case> {
+    const GROUP: &str = "routes.a.model_package_group";
+    const STATUS: &str = "routes.a.model_approval_status";
+    #[rustfmt::skip]
+    let all = vec![
+        case("a model package group", "model_package_group = \"support-bot\"", Expect::Accepted),
+        case(
+            "a model package group by ARN",
+            "model_package_group = \"arn:aws:sagemaker:us-east-1:111122223333:model-package-group/support-bot\"",
+            Expect::Accepted,
+        ),
+        case(
+            "a group and an approval status",
+            "model_package_group = \"g\"\nmodel_approval_status = \"Approved\"",
+            Expect::Accepted,
+        ),
+        case("a group name with an underscore", "model_package_group = \"support_bot\"", refused(GROUP, PATTERN)),
+        case("a group name ending in -", "model_package_group = \"support-\"", refused(GROUP, PATTERN)),
+        case("a group name of 64 characters", format!("model_package_group = \"{}\"", "g".repeat(64)), refused(GROUP, PATTERN)),
+        case("an empty group name", "model_package_group = \"\"", refused(GROUP, "")),
+        case(
+            "an approval status that is not the model's",
+            "model_package_group = \"g\"\nmodel_approval_status = \"approved\"",
+            refused(STATUS, "PendingManualApproval"),
+        ),
+        case("an approval status without a group", "model_approval_status = \"Approved\"", refused(STATUS, "needs model_package_group")),
+        Case {
+            defaults: "model_package_group = \"shared-models\"".into(),
+            ..case("a group inherited from [defaults]", "", Expect::Accepted)
         },
     ];
     all
