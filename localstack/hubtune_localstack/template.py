@@ -81,6 +81,7 @@ class Plan:
     # function key -> the queues its event source mappings read, in template order
     function_queues: dict[str, list[str]] = field(default_factory=dict)
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
+    model_package_groups: dict[str, str] = field(default_factory=dict)  # logical id -> group name
 
     def feed(self, function: str, queue: str) -> None:
         """One more queue that feeds `function` (once)."""
@@ -200,6 +201,8 @@ class TemplatePlanner:
                 name = prop("FunctionName") or logical_id
             elif kind == "AWS::IAM::Role":
                 name = prop("RoleName") or logical_id
+            elif kind == "AWS::SageMaker::ModelPackageGroup":
+                name = prop("ModelPackageGroupName") or logical_id
             else:
                 name = logical_id
         finally:
@@ -269,6 +272,8 @@ class TemplatePlanner:
                 plan.topics[lid] = self.name_of(lid)
             elif kind == "AWS::S3::Bucket":
                 plan.buckets[lid] = self._bucket(lid)
+            elif kind == "AWS::SageMaker::ModelPackageGroup":
+                plan.model_package_groups[lid] = self.name_of(lid)
         if not plan.event_bus:
             plan.event_bus = next(iter(plan.buses.values()), "hubtune")
 

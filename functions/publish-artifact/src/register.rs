@@ -81,7 +81,10 @@ pub async fn model_package(
         ));
     }
     let arn = ctx.registry.create_model_package(&request).await?;
-    crash_point("publish.after_create_model_package", r.job_name.as_str())?;
+    crash_point(
+        "publish.after_create_model_package",
+        &format!("{} {}", r.job_name, r.dataset_uri),
+    )?;
     let key = config.deployment.run_key(r.job_name.as_str());
     // Kept unless a concurrent delivery kept one first (the same token made it the same ARN).
     let kept = ctx
