@@ -7,6 +7,7 @@
 
 use hubtune::domain::config::{Config, ConfigError};
 use hubtune::domain::error::{Error, Result};
+use hubtune::domain::hub::Hosting;
 use hubtune::domain::registry::{create_request, violations};
 use hubtune::domain::run::RunRecord;
 use hubtune::domain::s3uri::S3Uri;
@@ -40,34 +41,7 @@ pub async fn model_package(
     let Some(registry) = &route.registry else {
         return Ok(None);
     };
-    let content = ctx
-        .hubs
-        .resolve(
-            ctx.hub.as_ref(),
-            &route.hub,
-            &r.model_id,
-            r.hub_content_version.as_deref(),
-        )
-        .await?
-        .ok_or_else(|| {
-            cannot(
-                &r.route,
-                format!(
-                    "the hub no longer describes {} {}: its inference image is unknown",
-                    r.model_id,
-                    r.hub_content_version.as_deref().unwrap_or("(latest)")
-                ),
-            )
-        })?;
-    let hosting = content.document.hosting.hosting().ok_or_else(|| {
-        cannot(
-            &r.route,
-            format!(
-                "the hub document of {} names no inference image (HostingEcrUri)",
-                r.model_id
-            ),
-        )
-    })?;
+    let hosting = hosting(ctx, &route.hub, r).await?;
     let metrics = r
         .results
         .as_ref()
@@ -107,4 +81,36 @@ pub async fn model_package(
         .await?;
     tracing::info!(model_package_arn = %kept, "model registered");
     Ok(Some(kept))
+}
+
+/// The inference container the run's hub document names (the version the run trained, through the hub cache).
+async fn hosting(ctx: &Context, hub: &str, r: &RunRecord) -> Result<Hosting> {
+    let content = ctx
+        .hubs
+        .resolve(
+            ctx.hub.as_ref(),
+            hub,
+            &r.model_id,
+            r.hub_content_version.as_deref(),
+        )
+        .await?
+        .ok_or_else(|| {
+            cannot(
+                &r.route,
+                format!(
+                    "the hub no longer describes {} {}: its inference image is unknown",
+                    r.model_id,
+                    r.hub_content_version.as_deref().unwrap_or("(latest)")
+                ),
+            )
+        })?;
+    content.document.hosting.hosting().ok_or_else(|| {
+        cannot(
+            &r.route,
+            format!(
+                "the hub document of {} names no inference image (HostingEcrUri)",
+                r.model_id
+            ),
+        )
+    })
 }
