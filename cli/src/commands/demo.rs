@@ -362,7 +362,14 @@ async fn show_model_package(demo: &Demo, received: &[Value]) -> Result<(), Strin
         .and_then(|s| s.containers().first())
     {
         println!("    image {}", c.image().unwrap_or_default());
-        println!("    model data {}", c.model_data_url().unwrap_or_default());
+        let prefix = c
+            .model_data_source()
+            .and_then(|m| m.s3_data_source())
+            .and_then(|s| s.s3_uri());
+        println!(
+            "    model data {}",
+            c.model_data_url().or(prefix).unwrap_or_default()
+        );
     }
     let metadata: std::collections::BTreeMap<_, _> = d
         .customer_metadata_properties()

@@ -8,9 +8,8 @@
 use hubtune::domain::config::{Config, ConfigError};
 use hubtune::domain::error::{Error, Result};
 use hubtune::domain::hub::Hosting;
-use hubtune::domain::registry::{create_request, violations};
+use hubtune::domain::registry::{create_request, violations, ModelData};
 use hubtune::domain::run::RunRecord;
-use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::context::Context;
 use hubtune::runtime::faults::crash_point;
 use hubtune::store::Decision;
@@ -30,7 +29,7 @@ pub async fn model_package(
     ctx: &Context,
     config: &Config,
     r: &RunRecord,
-    artifact: &S3Uri,
+    model_data: ModelData,
 ) -> Result<Option<String>> {
     if let Some(arn) = &r.model_package_arn {
         return Ok(Some(arn.clone()));
@@ -47,7 +46,7 @@ pub async fn model_package(
         .as_ref()
         .map(|x| x.final_metrics.as_slice())
         .unwrap_or_default();
-    let request = create_request(registry, r, &hosting, &artifact.to_string(), metrics);
+    let request = create_request(registry, r, &hosting, model_data, metrics);
     if let Some(v) = violations(&request).into_iter().next() {
         return Err(cannot(
             &r.route,

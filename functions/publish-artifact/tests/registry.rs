@@ -60,7 +60,11 @@ async fn a_completed_run_is_registered_once_and_model_published_names_the_versio
         "{}",
         c.image
     );
-    assert_eq!(c.model_data_url, h.artifact_uri(&job));
+    assert_eq!(
+        c.model_data_url.as_deref(),
+        Some(h.artifact_uri(&job).as_str())
+    );
+    assert_eq!(c.model_data_source, None);
     assert_eq!(c.environment["SAGEMAKER_PROGRAM"], "inference.py");
     let meta = &req.customer_metadata_properties;
     assert_eq!(meta["hubtune:job"], job);
@@ -74,6 +78,37 @@ async fn a_completed_run_is_registered_once_and_model_published_names_the_versio
     let published = h.world.bus.of_type(MODEL_PUBLISHED);
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].detail["model_package_arn"], arn.as_str());
+}
+
+#[tokio::test]
+async fn an_uncompressed_artifact_is_registered_as_its_prefix_of_files() {
+    let h = registering("");
+    let job = h
+        .run(
+            "reg-dir",
+            chrono::Duration::hours(4),
+            support::Ends::Completed,
+        )
+        .await;
+    let artifact = h.artifact_uri(&job);
+    // Output compression off: no `.tar.gz` object, files under it as a prefix.
+    h.world
+        .objects
+        .insert(&format!("{artifact}/model.safetensors"), vec![0u8; 10]);
+    assert!(h.deliver(&[finished(&job)]).await.is_empty());
+    let versions = h.world.registry.versions();
+    let c = &versions[0].1.inference_specification.containers[0];
+    assert_eq!(c.model_data_url, None, "ModelDataUrl names an archive only");
+    let s3 = &c
+        .model_data_source
+        .as_ref()
+        .expect("a model data source")
+        .s3_data_source;
+    assert_eq!(s3.s3_uri, format!("{artifact}/"));
+    assert_eq!(
+        (s3.s3_data_type.as_str(), s3.compression_type.as_str()),
+        ("S3Prefix", "None")
+    );
 }
 
 #[tokio::test]

@@ -49,9 +49,24 @@ impl ModelRegistry for Aws {
             .containers
             .iter()
             .map(|c| {
+                let source = c.model_data_source.as_ref().map(|m| {
+                    let s = &m.s3_data_source;
+                    sm::ModelDataSource::builder()
+                        .s3_data_source(
+                            sm::S3ModelDataSource::builder()
+                                .s3_uri(&s.s3_uri)
+                                .s3_data_type(sm::S3ModelDataType::from(s.s3_data_type.as_str()))
+                                .compression_type(sm::ModelCompressionType::from(
+                                    s.compression_type.as_str(),
+                                ))
+                                .build(),
+                        )
+                        .build()
+                });
                 sm::ModelPackageContainerDefinition::builder()
                     .image(&c.image)
-                    .model_data_url(&c.model_data_url)
+                    .set_model_data_url(c.model_data_url.clone())
+                    .set_model_data_source(source)
                     .set_environment((!c.environment.is_empty()).then(|| {
                         c.environment
                             .iter()

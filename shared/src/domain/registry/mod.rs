@@ -43,9 +43,54 @@ pub struct InferenceSpecification {
 #[serde(rename_all = "PascalCase")]
 pub struct PackageContainer {
     pub image: String,
-    pub model_data_url: String,
+    /// A `.tar.gz` archive (SageMaker's default output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_data_url: Option<String>,
+    /// Files under a prefix (a job with output compression off), which `ModelDataUrl` cannot name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_data_source: Option<ModelDataSource>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModelDataSource {
+    pub s3_data_source: S3ModelDataSource,
+}
+
+/// `S3DataType` `S3Prefix`, `CompressionType` `None`: the uncompressed files under `S3Uri` (ending in `/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct S3ModelDataSource {
+    pub s3_uri: String,
+    pub s3_data_type: String,
+    pub compression_type: String,
+}
+
+/// Where the trained model is: an archive object, or (output compression off) the files under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelData {
+    Archive(String),
+    Prefix(String),
+}
+
+impl ModelData {
+    fn into_fields(self) -> (Option<String>, Option<ModelDataSource>) {
+        match self {
+            ModelData::Archive(url) => (Some(url), None),
+            ModelData::Prefix(uri) => (
+                None,
+                Some(ModelDataSource {
+                    s3_data_source: S3ModelDataSource {
+                        s3_uri: uri,
+                        s3_data_type: "S3Prefix".into(),
+                        compression_type: "None".into(),
+                    },
+                }),
+            ),
+        }
+    }
 }
 
 /// CreateModelPackage's ClientToken: at most 36 characters of `[a-zA-Z0-9-]`. A UUID-shaped digest of the job name,
@@ -114,9 +159,10 @@ pub fn create_request(
     reg: &Registry,
     r: &RunRecord,
     hosting: &Hosting,
-    model_data_url: &str,
+    model_data: ModelData,
     metrics: &[FinalMetric],
 ) -> CreateModelPackageRequest {
+    let (model_data_url, model_data_source) = model_data.into_fields();
     let description = format!(
         "{} fine-tuned by hubtune on route {} from {}",
         r.model_id, r.route, r.dataset_uri
@@ -127,7 +173,8 @@ pub fn create_request(
         inference_specification: InferenceSpecification {
             containers: vec![PackageContainer {
                 image: hosting.image.clone(),
-                model_data_url: model_data_url.to_string(),
+                model_data_url,
+                model_data_source,
                 environment: hosting.environment.clone(),
             }],
         },

@@ -42,6 +42,10 @@ fn hosting() -> Hosting {
     }
 }
 
+fn archive() -> ModelData {
+    ModelData::Archive("s3://acme/m.tar.gz".into())
+}
+
 fn registry() -> Registry {
     Registry {
         group: "support-bot-models".into(),
@@ -72,7 +76,7 @@ fn the_request_is_valid_and_says_where_the_model_came_from() {
         &registry(),
         &r,
         &hosting(),
-        "s3://acme/out/a/hubtune-a-0123456789abcdef/output/model.tar.gz",
+        ModelData::Archive("s3://acme/out/a/hubtune-a-0123456789abcdef/output/model.tar.gz".into()),
         &[metric("eval:loss", 0.25)],
     );
     assert_eq!(violations(&req), vec![]);
@@ -104,7 +108,7 @@ fn metadata_keeps_to_fifty_entries_and_the_lengths_of_the_model() {
         .collect();
     let mut r = record();
     r.dataset_uri = format!("s3://acme/{}", "d".repeat(400));
-    let req = create_request(&registry(), &r, &hosting(), "s3://acme/m.tar.gz", &metrics);
+    let req = create_request(&registry(), &r, &hosting(), archive(), &metrics);
     let meta = &req.customer_metadata_properties;
     assert_eq!(meta.len(), MAX_METADATA_ENTRIES);
     assert!(
@@ -124,7 +128,7 @@ fn metadata_keeps_to_fifty_entries_and_the_lengths_of_the_model() {
 fn an_empty_value_is_left_out() {
     let mut r = record();
     r.hub_content_arn = None;
-    let req = create_request(&registry(), &r, &hosting(), "s3://acme/m.tar.gz", &[]);
+    let req = create_request(&registry(), &r, &hosting(), archive(), &[]);
     assert!(!req
         .customer_metadata_properties
         .contains_key("hubtune:hub-content-arn"));
@@ -133,15 +137,9 @@ fn an_empty_value_is_left_out() {
 
 #[test]
 fn what_the_model_refuses_is_named() {
-    let mut req = create_request(
-        &registry(),
-        &record(),
-        &hosting(),
-        "s3://acme/m.tar.gz",
-        &[],
-    );
+    let mut req = create_request(&registry(), &record(), &hosting(), archive(), &[]);
     req.model_package_group_name = "ends-with-".into();
-    req.inference_specification.containers[0].model_data_url = "file:///m.tar.gz".into();
+    req.inference_specification.containers[0].model_data_url = Some("file:///m.tar.gz".into());
     let mut fields: Vec<String> = violations(&req).into_iter().map(|v| v.field).collect();
     fields.sort();
     assert_eq!(
@@ -156,4 +154,23 @@ fn what_the_model_refuses_is_named() {
             .is_empty()
     );
     assert!(!group_violations(&"g".repeat(64)).is_empty());
+}
+
+#[test]
+fn an_uncompressed_artifact_is_named_as_a_prefix_of_files() {
+    let prefix = "s3://acme/out/a/hubtune-a-0123456789abcdef/output/model/".to_string();
+    let req = create_request(
+        &registry(),
+        &record(),
+        &hosting(),
+        ModelData::Prefix(prefix.clone()),
+        &[],
+    );
+    assert_eq!(violations(&req), vec![]);
+    let c = &serde_json::to_value(&req).unwrap()["InferenceSpecification"]["Containers"][0];
+    assert!(c.get("ModelDataUrl").is_none(), "{c}");
+    let s3 = &c["ModelDataSource"]["S3DataSource"];
+    assert_eq!(s3["S3Uri"], prefix.as_str());
+    assert_eq!(s3["S3DataType"], "S3Prefix");
+    assert_eq!(s3["CompressionType"], "None");
 }
