@@ -36,6 +36,8 @@ pub struct Setup {
     pub route_extra: String,
     pub in_progress_seconds: f64,
     pub seed_hub: Vec<PathBuf>,
+    /// Template parameters of the local stack (`ModelPackageGroupName`, …).
+    pub parameters: Vec<(String, String)>,
 }
 
 impl Setup {
@@ -54,6 +56,7 @@ impl Default for Setup {
             route_extra: "accept_eula = true\n".into(),
             in_progress_seconds: 0.4,
             seed_hub: vec![repo().join("examples/hub/describe-hub-content.model-reference.json")],
+            parameters: vec![],
         }
     }
 }
@@ -116,6 +119,7 @@ impl Env {
         let opts = StackOptions {
             seed_hub: setup.seed_hub.clone(),
             in_progress_seconds: setup.in_progress_seconds,
+            parameters: setup.parameters.clone(),
             ..Default::default()
         };
         let stack = Stack::start(&opts).await.expect("local stack starts");

@@ -60,6 +60,7 @@ fn record(i: usize, status: RunStatus, outbox: Outbox) -> Result<RunRecord, BoxE
         model_artifacts: None,
         results: None,
         billable_seconds: None,
+        model_package_arn: None,
         outbox,
         created_at: now,
         updated_at: now,

@@ -126,7 +126,7 @@ def expected_training_state(kms=False):
     return out
 
 
-def expected_publish(kms=False):
+def expected_publish(kms=False, group=None, hub_account=A):
     out = {
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group("publish-artifact")], None),
         "WriteTraces": XRAY_WRITE,
@@ -145,6 +145,19 @@ def expected_publish(kms=False):
     }
     if kms:
         out["UseBucketKey"] = (["kms:Decrypt", "kms:GenerateDataKey"], [KMS_KEY], _norm_condition(KMS_VIA_S3))
+    if group:
+        out["RegisterModelPackages"] = (
+            ["sagemaker:CreateModelPackage"],
+            [f"arn:aws:sagemaker:{R}:{A}:model-package-group/{group}",
+             f"arn:aws:sagemaker:{R}:{A}:model-package/{group}/*"],
+            None,
+        )
+        out["ReadHubContentForRegistration"] = (
+            ["sagemaker:DescribeHubContent"],
+            [f"arn:aws:sagemaker:{R}:{hub_account}:hub/my-hub",
+             f"arn:aws:sagemaker:{R}:{hub_account}:hub-content/my-hub/*"],
+            None,
+        )
     return out
 
 
@@ -256,6 +269,8 @@ PARAMETER_SETS = {
         "TrainingSubnetIds": "subnet-0aaa,subnet-0bbb",
         "RouteTagKeys": "team,cost-center",
     },
+    "model-registry": {"ModelPackageGroupName": "support-bot-models"},
+    "model-registry-shared-hub": {"ModelPackageGroupName": "support-bot-models", "HubAccountId": OTHER_ACCOUNT},
 }
 # What each parameter set asks of CreateTrainingJob (the arguments of guarded_create_condition).
 GUARDRAILS = {
@@ -294,7 +309,9 @@ def test_training_state_statements(template, name):
 def test_publish_artifact_statements(template, name):
     params = PARAMETER_SETS[name]
     resolver = cfn.Resolver(template, params)
-    _compare(_actual(resolver, "PublishArtifactRole"), expected_publish(kms="KmsKeyArn" in params))
+    expected = expected_publish(kms="KmsKeyArn" in params, group=params.get("ModelPackageGroupName"),
+                                hub_account=params.get("HubAccountId", A))
+    _compare(_actual(resolver, "PublishArtifactRole"), expected)
 
 
 @pytest.mark.parametrize("name", sorted(PARAMETER_SETS))
@@ -450,6 +467,23 @@ def test_publish_artifact_cases(resolver):
     assert p.allows("s3:ListBucket", B, {"s3:prefix": "hubtune/output/chat/"})
     assert not p.allows("s3:ListBucket", B, {"s3:prefix": "datasets/"})
     assert p.allows("events:PutEvents", BUS)
+    # No group asked for: nothing of the registry.
+    assert not p.allows("sagemaker:CreateModelPackage", f"arn:aws:sagemaker:{R}:{A}:model-package/any/1")
+    assert not resolver.exists("ModelPackageGroup")
+
+
+def test_publish_artifact_registers_in_the_stacks_group_only(template):
+    resolver = cfn.Resolver(template, {"ModelPackageGroupName": "support-bot-models"})
+    assert resolver.exists("ModelPackageGroup")
+    p = _policy(resolver, "PublishArtifactRole")
+    group = f"arn:aws:sagemaker:{R}:{A}:model-package-group/support-bot-models"
+    assert p.allows("sagemaker:CreateModelPackage", group)
+    assert p.allows("sagemaker:CreateModelPackage", f"arn:aws:sagemaker:{R}:{A}:model-package/support-bot-models/3")
+    assert not p.allows("sagemaker:CreateModelPackage", f"arn:aws:sagemaker:{R}:{A}:model-package/other/1")
+    assert not p.allows("sagemaker:UpdateModelPackage", f"arn:aws:sagemaker:{R}:{A}:model-package/support-bot-models/3")
+    assert not p.allows("sagemaker:DeleteModelPackageGroup", group)
+    assert p.allows("sagemaker:DescribeHubContent", f"arn:aws:sagemaker:{R}:{A}:hub-content/my-hub/ModelReference/m/1")
+    assert not p.allows("sagemaker:TrainHubModel", f"arn:aws:sagemaker:{R}:{A}:hub/my-hub")
 
 
 def test_training_role_cases(resolver):

@@ -23,7 +23,7 @@ def clients(endpoint: str) -> dict[str, Any]:
                                     region_name=REGION)
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"})
     return {name: session.client(name, endpoint_url=endpoint, config=config)
-            for name in ("sqs", "events", "s3", "sns")}
+            for name in ("sqs", "events", "s3", "sns", "sagemaker")}
 
 
 def _error_code(err: Exception) -> str:
@@ -66,6 +66,9 @@ def provision(endpoint: str, plan: Plan, bucket: str, job_prefix: str) -> dict[s
                 raise
     for name in plan.topics.values():
         sns.create_topic(Name=name)
+    # Model package groups, in the stand-in's registry (registry.py).
+    for name in plan.model_package_groups.values():
+        c["sagemaker"].create_model_package_group(ModelPackageGroupName=name)
 
     # Buckets: the dataset bucket always sends its events to EventBridge.
     wanted = {bucket: (False, True)}
@@ -123,5 +126,6 @@ def provision(endpoint: str, plan: Plan, bucket: str, job_prefix: str) -> dict[s
         "schedules": {lid: {"expression": spec.expression, "queues": list(spec.queues)}
                       for lid, spec in plan.schedules.items()},
         "rules": rules,
+        "model_package_groups": list(plan.model_package_groups.values()),
         "parameters": plan.parameters,
     }

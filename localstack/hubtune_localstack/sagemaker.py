@@ -6,15 +6,17 @@ from typing import Any
 
 from .hub import HubStore
 from .protocol import Request
+from .registry import ModelRegistry
 from .training import TrainingJobs
 
 _TAG_OPS = ("ListTags", "AddTags", "DeleteTags")
 
 
 class SageMakerStandIn:
-    def __init__(self, hub: HubStore, jobs: TrainingJobs) -> None:
+    def __init__(self, hub: HubStore, jobs: TrainingJobs, registry: ModelRegistry | None = None) -> None:
         self.hub = hub
         self.jobs = jobs
+        self.registry = registry = registry or ModelRegistry()
         self._ops = {
             "DescribeHubContent": hub.describe,
             "ListHubContentVersions": hub.list_versions,
@@ -26,6 +28,10 @@ class SageMakerStandIn:
             "ListTags": jobs.list_tags,
             "AddTags": jobs.add_tags,
             "DeleteTags": jobs.delete_tags,
+            "CreateModelPackageGroup": registry.create_group,
+            "CreateModelPackage": registry.create_package,
+            "DescribeModelPackage": registry.describe_package,
+            "ListModelPackages": registry.list_packages,
         }
 
     def handles(self, req: Request) -> bool:

@@ -83,6 +83,7 @@ class Plan:
     schedules: dict[str, ScheduleSpec] = field(default_factory=dict)
     # queue logical id -> the largest batch its event source mapping hands the function (SQS's default: 10)
     batch_sizes: dict[str, int] = field(default_factory=dict)
+    model_package_groups: dict[str, str] = field(default_factory=dict)  # logical id -> group name
 
     def feed(self, function: str, queue: str, batch_size: Any = None) -> None:
         """One more queue that feeds `function` (once), `batch_size` messages at most per invocation."""
@@ -207,6 +208,8 @@ class TemplatePlanner:
                 name = prop("FunctionName") or logical_id
             elif kind == "AWS::IAM::Role":
                 name = prop("RoleName") or logical_id
+            elif kind == "AWS::SageMaker::ModelPackageGroup":
+                name = prop("ModelPackageGroupName") or logical_id
             else:
                 name = logical_id
         finally:
@@ -276,6 +279,8 @@ class TemplatePlanner:
                 plan.topics[lid] = self.name_of(lid)
             elif kind == "AWS::S3::Bucket":
                 plan.buckets[lid] = self._bucket(lid)
+            elif kind == "AWS::SageMaker::ModelPackageGroup":
+                plan.model_package_groups[lid] = self.name_of(lid)
         if not plan.event_bus:
             plan.event_bus = next(iter(plan.buses.values()), "hubtune")
 

@@ -33,7 +33,8 @@ TIME_BYTES = 14
 MAX_RUNTIME_SECONDS = 28 * 24 * 3600
 
 # The operations judged here, by (service, operation) as protocol.Request names them.
-CHECKED = {("sagemaker", "CreateTrainingJob"), ("events", "PutEvents")}
+CHECKED = {("sagemaker", "CreateTrainingJob"), ("sagemaker", "CreateModelPackage"),
+           ("sagemaker", "CreateModelPackageGroup"), ("events", "PutEvents")}
 
 
 @dataclass(frozen=True)

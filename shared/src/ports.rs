@@ -1,4 +1,4 @@
-//! The ports: what hubtune asks of the outside world, as four small traits and a clock.
+//! The ports: what hubtune asks of the outside world, as five small traits and a clock.
 //!
 //! The handlers and the store see only these. `aws` implements them with the AWS SDK; `memory` (feature
 //! `test-util`) implements them in memory, with fault injection, for in-process tests. Every method returns
@@ -15,6 +15,7 @@ use crate::domain::events::OutgoingEvent;
 use crate::domain::hub::{HubContent, HubContentType};
 use crate::domain::job::JobDescription;
 use crate::domain::plan::CreateTrainingJobRequest;
+use crate::domain::registry::CreateModelPackageRequest;
 use crate::domain::s3uri::S3Uri;
 
 /// What a conditional write asks for.
@@ -130,6 +131,14 @@ pub trait Hub: Send + Sync {
     ) -> Result<Option<HubContent>>;
 }
 
+/// The SageMaker model registry.
+#[async_trait]
+pub trait ModelRegistry: Send + Sync {
+    /// Returns the model package version's ARN. The same `ClientToken` again answers the version it made, and makes
+    /// no other. A missing group is `Error::Aws { class: Permanent, .. }` (a deployment fault).
+    async fn create_model_package(&self, request: &CreateModelPackageRequest) -> Result<String>;
+}
+
 /// The time, passed in rather than read, so that tests can move it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -152,5 +161,6 @@ pub struct Ports {
     pub jobs: std::sync::Arc<dyn TrainingJobs>,
     pub bus: std::sync::Arc<dyn EventBus>,
     pub hub: std::sync::Arc<dyn Hub>,
+    pub registry: std::sync::Arc<dyn ModelRegistry>,
     pub clock: std::sync::Arc<dyn Clock>,
 }

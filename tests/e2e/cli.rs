@@ -328,6 +328,8 @@ fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
         "Model Published",
         "latest.json",
         "\"artifact_uri\"",
+        "registered model package arn:aws:sagemaker:",
+        "approval PendingManualApproval",
     ] {
         assert!(t.contains(step), "the demo did not show `{step}`:\n{t}");
     }

@@ -14,6 +14,7 @@ mod launch;
 mod lifecycle;
 mod limits;
 mod operate;
+mod registry;
 mod results;
 mod standin;
 mod sweep;

@@ -24,6 +24,10 @@ fn examples() -> PathBuf {
     hubtune_cli::home().join("examples")
 }
 
+/// The model package group the demo's stack creates (template parameter `ModelPackageGroupName`) and its route
+/// registers in.
+const DEMO_GROUP: &str = "support-bot-models";
+
 fn demo_routes(bucket: &str) -> String {
     format!(
         r#"# Written by `hubtune demo`: one route fine-tuning the private hub's Llama 3.2 1B reference.
@@ -41,6 +45,7 @@ accept_eula = true
 instance_type = "ml.g5.2xlarge"
 hyperparameters = {{ epoch = 2, instruction_tuned = true }}
 max_concurrent_jobs = 2
+model_package_group = "{DEMO_GROUP}"
 "#
     )
 }
@@ -50,6 +55,7 @@ fn stack_options(train_seconds: f64) -> StackOptions {
     StackOptions {
         seed_hub: vec![examples().join("hub/describe-hub-content.model-reference.json")],
         in_progress_seconds: train_seconds,
+        parameters: vec![("ModelPackageGroupName".into(), DEMO_GROUP.into())],
         ..Default::default()
     }
 }
@@ -312,6 +318,7 @@ async fn show_result(demo: &Demo, received: &[Value]) -> Result<(), String> {
         .body;
     step(format!("published {latest}:"));
     println!("{}", String::from_utf8_lossy(&bytes));
+    show_model_package(demo, received).await?;
     step(format!(
         "a subscriber on the hubtune bus received {} event(s):",
         received.len()
@@ -322,6 +329,55 @@ async fn show_result(demo: &Demo, received: &[Value]) -> Result<(), String> {
             ev["detail-type"].as_str().unwrap_or_default(),
             ev["detail"]["event_id"].as_str().unwrap_or_default()
         );
+    }
+    Ok(())
+}
+
+/// The model package version `Model Published` names, as the registry describes it.
+async fn show_model_package(demo: &Demo, received: &[Value]) -> Result<(), String> {
+    let arn = received
+        .iter()
+        .find(|e| e["detail-type"] == "Model Published")
+        .and_then(|e| e["detail"]["model_package_arn"].as_str())
+        .ok_or("Model Published names no model package")?;
+    let d = demo
+        .aws
+        .sagemaker
+        .describe_model_package()
+        .model_package_name(arn)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeModelPackage {arn}: {e}"))?;
+    step(format!("registered model package {arn}:"));
+    println!(
+        "    group {}  version {}  approval {}",
+        d.model_package_group_name().unwrap_or_default(),
+        d.model_package_version().unwrap_or_default(),
+        d.model_approval_status()
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+    );
+    if let Some(c) = d
+        .inference_specification()
+        .and_then(|s| s.containers().first())
+    {
+        println!("    image {}", c.image().unwrap_or_default());
+        let prefix = c
+            .model_data_source()
+            .and_then(|m| m.s3_data_source())
+            .and_then(|s| s.s3_uri());
+        println!(
+            "    model data {}",
+            c.model_data_url().or(prefix).unwrap_or_default()
+        );
+    }
+    let metadata: std::collections::BTreeMap<_, _> = d
+        .customer_metadata_properties()
+        .into_iter()
+        .flatten()
+        .collect();
+    for (k, v) in metadata {
+        println!("    {k} = {v}");
     }
     Ok(())
 }

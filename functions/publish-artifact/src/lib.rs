@@ -13,6 +13,7 @@ use hubtune::domain::handling::{self, PublishHandling};
 use hubtune::domain::inbound::parse_message;
 use hubtune::domain::job::{JobDescription, JobStatus};
 use hubtune::domain::publication::{artifact_dir, next_latest, ArtifactManifest, Latest};
+use hubtune::domain::registry::ModelData;
 use hubtune::domain::run::{OutboxFlag, RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::runtime::batch::worst;
@@ -23,6 +24,8 @@ use hubtune::runtime::outbox::close_if_done;
 use hubtune::store::Decision;
 use serde_json::{json, Value};
 use tracing::Instrument;
+
+mod register;
 
 /// What a publication did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,14 +172,19 @@ async fn publish_failure(
 /// SageMaker's status for a moment, but an artifact deleted before publication never comes back.
 pub const ARTIFACT_GRACE_SECONDS: i64 = 900;
 
-/// The artifact's size: a `.tar.gz` object, or with output compression off, a prefix of files. `None`: not there.
-async fn artifact_bytes(ctx: &Context, artifact: &S3Uri) -> Result<Option<u64>> {
+/// The artifact's size and form: a `.tar.gz` object, or with output compression off, a prefix of files. `None`: not
+/// there.
+async fn artifact_bytes(ctx: &Context, artifact: &S3Uri) -> Result<Option<(u64, ModelData)>> {
     if let Some(h) = ctx.objects.head(artifact).await? {
-        return Ok(Some(h.size));
+        return Ok(Some((h.size, ModelData::Archive(artifact.to_string()))));
     }
     // Every file of the artifact counts: a cut listing would undercount what was published.
-    let listing = ctx.objects.list(&artifact.as_prefix(), usize::MAX).await?;
-    Ok((!listing.objects.is_empty()).then(|| listing.objects.iter().map(|f| f.size).sum()))
+    let prefix = artifact.as_prefix();
+    let listing = ctx.objects.list(&prefix, usize::MAX).await?;
+    Ok((!listing.objects.is_empty()).then(|| {
+        let size = listing.objects.iter().map(|f| f.size).sum();
+        (size, ModelData::Prefix(prefix.to_string()))
+    }))
 }
 
 async fn publish_model(
@@ -197,7 +205,7 @@ async fn publish_model(
     let artifact: S3Uri = artifact_uri
         .parse()
         .map_err(|e: hubtune::domain::s3uri::S3UriError| Error::Invalid(e.to_string()))?;
-    let Some(bytes) = artifact_bytes(ctx, &artifact).await? else {
+    let Some((bytes, model_data)) = artifact_bytes(ctx, &artifact).await? else {
         let ended = r.finished_at().unwrap_or(r.updated_at);
         if (ctx.now() - ended).num_seconds() < ARTIFACT_GRACE_SECONDS {
             return Err(Error::NotYet(format!(
@@ -232,6 +240,10 @@ async fn publish_model(
             })
         })
         .await?;
+    // Registered before the announcement, so `Model Published` can name the version (and never before it exists).
+    let mut r = r.clone();
+    r.model_package_arn = register::model_package(ctx, config, &r, model_data).await?;
+    let r = &r;
     crash_point(
         "publish.before_model_published",
         &format!("{job} {}", r.dataset_uri),

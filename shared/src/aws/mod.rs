@@ -7,6 +7,7 @@
 
 mod errors;
 mod eventbridge;
+mod registry;
 mod s3;
 mod sagemaker;
 mod tls;
@@ -111,7 +112,8 @@ impl Aws {
             objects: aws.clone(),
             jobs: aws.clone(),
             bus: aws.clone(),
-            hub: aws,
+            hub: aws.clone(),
+            registry: aws,
             clock: Arc::new(SystemClock),
         }
     }

@@ -232,6 +232,13 @@ pub fn model_published(
     latest_moved: bool,
 ) -> OutgoingEvent {
     let results = results_of(r);
+    let mut detail = json!({ "artifact_uri": manifest.artifact_uri, "artifact_bytes": manifest.artifact_bytes,
+            "manifest_uri": manifest_uri, "latest_updated": latest_moved,
+            "final_metrics": manifest.final_metrics, "model_id": r.model_id, "results": results });
+    // Only for a route with a `model_package_group`: an added, optional field (schema unchanged).
+    if let Some(arn) = &r.model_package_arn {
+        detail["model_package_arn"] = json!(arn);
+    }
     build(
         MODEL_PUBLISHED,
         r.job_name.as_str(),
@@ -241,9 +248,7 @@ pub fn model_published(
             r.model_id, r.dataset_uri, r.route, manifest.artifact_uri
         ),
         results.line(),
-        json!({ "artifact_uri": manifest.artifact_uri, "artifact_bytes": manifest.artifact_bytes,
-                "manifest_uri": manifest_uri, "latest_updated": latest_moved,
-                "final_metrics": manifest.final_metrics, "model_id": r.model_id, "results": results }),
+        detail,
     )
 }
 

@@ -14,6 +14,7 @@ pub mod launch;
 pub mod naming;
 pub mod plan;
 pub mod publication;
+pub mod registry;
 pub mod rejection;
 pub mod results;
 pub mod route_queue;

@@ -147,6 +147,10 @@ pub struct RunRecord {
     /// reserved at launch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billable_seconds: Option<i64>,
+    /// The model package version registered for this run (routes with a `model_package_group`), kept before
+    /// `Model Published` goes out so a redelivered publication announces it without registering again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_package_arn: Option<String>,
     pub outbox: Outbox,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -249,6 +253,7 @@ impl RunRecord {
             model_artifacts: None,
             results: None,
             billable_seconds: None,
+            model_package_arn: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -304,6 +309,7 @@ impl RunRecord {
             model_artifacts: None,
             results: None,
             billable_seconds: None,
+            model_package_arn: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -622,6 +628,7 @@ mod tests {
             model_artifacts: None,
             results: None,
             billable_seconds: None,
+            model_package_arn: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,

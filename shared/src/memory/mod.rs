@@ -11,6 +11,7 @@ mod fixtures;
 mod hub;
 mod jobs;
 mod objects;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,19 +23,21 @@ pub use fixtures::event_fixtures;
 pub use hub::MemoryHub;
 pub use jobs::MemoryJobs;
 pub use objects::MemoryObjects;
+pub use registry::MemoryRegistry;
 
 use crate::domain::config::{self, Config, DeploymentEnv};
 use crate::ports::Ports;
 use crate::runtime::config_cache::ConfigSource;
 use crate::runtime::context::Context;
 
-/// One in-memory AWS: an object store, training jobs, an event bus, a hub and a clock that only moves when told.
+/// One in-memory AWS: an object store, training jobs, an event bus, a hub, a model registry and a clock that only moves when told.
 #[derive(Clone)]
 pub struct World {
     pub objects: Arc<MemoryObjects>,
     pub jobs: Arc<MemoryJobs>,
     pub bus: Arc<MemoryBus>,
     pub hub: Arc<MemoryHub>,
+    pub registry: Arc<MemoryRegistry>,
     pub clock: Arc<ManualClock>,
 }
 
@@ -52,6 +55,7 @@ impl World {
             jobs: Arc::new(MemoryJobs::new(clock.clone())),
             bus: Arc::new(MemoryBus::default()),
             hub: Arc::new(MemoryHub::default()),
+            registry: Arc::new(MemoryRegistry::default()),
             clock,
         }
     }
@@ -63,6 +67,7 @@ impl World {
             jobs: self.jobs.clone(),
             bus: self.bus.clone(),
             hub: self.hub.clone(),
+            registry: self.registry.clone(),
             clock: self.clock.clone(),
         }
     }
@@ -89,6 +94,7 @@ impl World {
             self.jobs.calls.snapshot(),
             self.bus.calls.snapshot(),
             self.hub.calls.snapshot(),
+            self.registry.calls.snapshot(),
         ] {
             for (op, n) in other {
                 *all.entry(op).or_default() += n;
@@ -108,6 +114,7 @@ impl World {
         self.jobs.calls.reset();
         self.bus.calls.reset();
         self.hub.calls.reset();
+        self.registry.calls.reset();
     }
 
     /// Disarm every fault of every port.
@@ -116,5 +123,6 @@ impl World {
         self.jobs.faults.clear();
         self.bus.faults.clear();
         self.hub.faults.clear();
+        self.registry.faults.clear();
     }
 }

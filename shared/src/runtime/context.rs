@@ -10,7 +10,7 @@ use crate::domain::config::{Config, DeploymentEnv};
 use crate::domain::error::{Error, ErrorClass, Result};
 use crate::domain::event_size;
 use crate::domain::events::OutgoingEvent;
-use crate::ports::{Clock, EventBus, Hub, ObjectStore, Ports, TrainingJobs};
+use crate::ports::{Clock, EventBus, Hub, ModelRegistry, ObjectStore, Ports, TrainingJobs};
 use crate::runtime::config_cache::{ConfigCache, ConfigSource};
 use crate::runtime::hub_cache::{HubCache, DEFAULT_HUB_CACHE_TTL};
 use crate::store::Store;
@@ -21,6 +21,7 @@ pub struct Context {
     pub jobs: Arc<dyn TrainingJobs>,
     pub bus: Arc<dyn EventBus>,
     pub hub: Arc<dyn Hub>,
+    pub registry: Arc<dyn ModelRegistry>,
     pub clock: Arc<dyn Clock>,
     pub store: Store,
     pub config: ConfigCache,
@@ -43,6 +44,7 @@ impl Context {
             jobs,
             bus,
             hub,
+            registry,
             clock,
         } = ports;
         Self {
@@ -51,6 +53,7 @@ impl Context {
             jobs,
             bus,
             hub,
+            registry,
             clock,
             config: ConfigCache::new(source, env),
             hubs: HubCache::new(hub_ttl),

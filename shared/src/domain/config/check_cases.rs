@@ -139,6 +139,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(trigger_cases());
     all.extend(price_cases());
     all.extend(budget_cases());
+    all.extend(registry_cases());
     all
 }
 
@@ -405,6 +406,42 @@ fn budget_cases() -> Vec<Case> {
         case("a daily hours cap that is not a number", "max_training_hours_per_day = \"10h\"", refused(hours, "must be a number of hours")),
         case("a daily hours cap below one job's reservation", "max_training_hours_per_day = 1\nmax_runtime_seconds = 7200", refused(hours, "below what one job reserves")),
         case("one job's reservation across instances", "max_training_hours_per_day = 3\nmax_runtime_seconds = 3600\ninstance_count = 4", refused(hours, "4 instance(s)")),
+    ];
+    all
+}
+
+/// Issue 14 item 4: `model_package_group` (CreateModelPackage's `ModelPackageGroupName`: a name or a group's ARN)
+/// and `model_approval_status` (the model's enum), which needs a group.
+fn registry_cases() -> Vec<Case> {
+    const GROUP: &str = "routes.a.model_package_group";
+    const STATUS: &str = "routes.a.model_approval_status";
+    #[rustfmt::skip]
+    let all = vec![
+        case("a model package group", "model_package_group = \"support-bot\"", Expect::Accepted),
+        case(
+            "a model package group by ARN",
+            "model_package_group = \"arn:aws:sagemaker:us-east-1:111122223333:model-package-group/support-bot\"",
+            Expect::Accepted,
+        ),
+        case(
+            "a group and an approval status",
+            "model_package_group = \"g\"\nmodel_approval_status = \"Approved\"",
+            Expect::Accepted,
+        ),
+        case("a group name with an underscore", "model_package_group = \"support_bot\"", refused(GROUP, PATTERN)),
+        case("a group name ending in -", "model_package_group = \"support-\"", refused(GROUP, PATTERN)),
+        case("a group name of 64 characters", format!("model_package_group = \"{}\"", "g".repeat(64)), refused(GROUP, PATTERN)),
+        case("an empty group name", "model_package_group = \"\"", refused(GROUP, "")),
+        case(
+            "an approval status that is not the model's",
+            "model_package_group = \"g\"\nmodel_approval_status = \"approved\"",
+            refused(STATUS, "PendingManualApproval"),
+        ),
+        case("an approval status without a group", "model_approval_status = \"Approved\"", refused(STATUS, "needs model_package_group")),
+        Case {
+            defaults: "model_package_group = \"shared-models\"".into(),
+            ..case("a group inherited from [defaults]", "", Expect::Accepted)
+        },
     ];
     all
 }

@@ -100,6 +100,8 @@ pub struct Route {
     pub training: TrainingSettings,
     /// The price of one instance-hour, for the estimated cost in a finished run's results (never a bill).
     pub hourly_price_usd: Option<f64>,
+    /// Where publish-artifact registers the run's model as a model package version (`model_package_group`).
+    pub registry: Option<crate::domain::registry::settings::Registry>,
 }
 
 /// Settings of the whole deployment: the template sets them as environment variables; a `[deployment]` table in

@@ -69,6 +69,8 @@ pub(crate) struct RawRoute {
     pub(crate) max_files: Option<i64>,
     pub(crate) allowed_extensions: Option<Vec<String>>,
     pub(crate) hourly_price_usd: Option<f64>,
+    pub(crate) model_package_group: Option<String>,
+    pub(crate) model_approval_status: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,7 +125,9 @@ impl RawRoute {
             max_dataset_bytes,
             max_files,
             allowed_extensions,
-            hourly_price_usd
+            hourly_price_usd,
+            model_package_group,
+            model_approval_status
         );
         // Maps merge: a route adds to (and overrides) the defaults' entries.
         fn merge<V: Clone>(

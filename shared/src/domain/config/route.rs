@@ -10,6 +10,7 @@ use crate::domain::config::model::{
 use crate::domain::config::raw::{RawRoute, RawSpot, RawVpc};
 use crate::domain::config::request::check_route_request;
 use crate::domain::plan::{SpotSettings, TrainingSettings, VpcSettings};
+use crate::domain::registry::settings::{group_violations, ApprovalStatus, Registry};
 use crate::domain::s3uri::{S3Uri, S3UriError};
 
 fn positive(path: &str, v: Option<i64>, default: u32, max: u32) -> Result<u32, ConfigError> {
@@ -62,6 +63,7 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
     let budget = budget(&p, &r, &training)?;
     let dataset = dataset_rules(&p, &r)?;
     let hourly_price_usd = hourly_price(&p, r.hourly_price_usd)?;
+    let registry = registry(&p, &r)?;
     Ok(Route {
         name: name.to_string(),
         prefix,
@@ -76,7 +78,38 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         dataset,
         training,
         hourly_price_usd,
+        registry,
     })
+}
+
+/// `model_package_group` (a name or ARN, as CreateModelPackage takes it) and `model_approval_status` (the model's
+/// enum, `PendingManualApproval` unless set). A status without a group registers nothing: refused, not ignored.
+fn registry(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<Option<Registry>, ConfigError> {
+    let approval = match r.model_approval_status.as_deref() {
+        None => ApprovalStatus::default(),
+        Some(s) => ApprovalStatus::parse(s).ok_or_else(|| {
+            invalid(
+                p("model_approval_status"),
+                format!(
+                    "`{s}` is not a model approval status: use one of {}",
+                    ApprovalStatus::ALL.join(", ")
+                ),
+            )
+        })?,
+    };
+    let Some(group) = r.model_package_group.clone() else {
+        if r.model_approval_status.is_some() {
+            return Err(invalid(
+                p("model_approval_status"),
+                "needs model_package_group: the group the model is registered in",
+            ));
+        }
+        return Ok(None);
+    };
+    if let Some(v) = group_violations(&group).into_iter().next() {
+        return Err(invalid(p("model_package_group"), v.to_string()));
+    }
+    Ok(Some(Registry { group, approval }))
 }
 
 /// An hourly price is a finite number >= 0 (TOML has `nan` and `inf`; an estimate of either says nothing).

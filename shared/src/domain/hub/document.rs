@@ -140,6 +140,9 @@ pub struct HubDocument {
     pub disable_output_compression: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_name_base: Option<String>,
+    /// The hosting keys a registered model package is built from (`hosting::Hosting`).
+    #[serde(flatten)]
+    pub hosting: crate::domain::hub::hosting::HostingKeys,
 }
 
 /// Where the base weights are: a full URI, or (as the SDK expects of a variant) a key in the region's JumpStart

@@ -14,6 +14,7 @@
 pub mod arn;
 pub mod content;
 pub mod document;
+pub mod hosting;
 pub mod hyperparameters;
 pub mod instances;
 pub mod python;
@@ -21,6 +22,7 @@ pub mod python;
 pub use arn::*;
 pub use content::*;
 pub use document::*;
+pub use hosting::*;
 pub use hyperparameters::*;
 pub use instances::*;
 pub use python::*;

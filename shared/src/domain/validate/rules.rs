@@ -231,10 +231,12 @@ fn lite(full: &str) -> Option<regex_lite::Regex> {
     })
 }
 
-/// Java's `.` (no line terminators), `\d`, `\w` and `\p{Alnum}` (ASCII), in Rust's syntax. Groups become
+/// Java's `.` (no line terminators), `\d`, `\w`, `\s`, `\S` and `\p{Alnum}` (ASCII), in Rust's syntax (`\S` in a class
+/// as a nested class). Groups become
 /// non-capturing: only whether the whole value matches is asked, and a capture in a counted repetition (the job
 /// name's `(-*[a-zA-Z0-9]){0,62}`) would cost 62 capture slots to compile.
 pub(crate) fn java_to_rust(p: &str) -> String {
+    const JAVA_SPACE: &str = "\\t\\n\\x0B\\x0C\\r ";
     const DOT: &str = "[^\\n\\r\\x{85}\\x{2028}\\x{2029}]";
     let mut out = String::with_capacity(p.len() * 2);
     let mut in_class = false;
@@ -248,6 +250,13 @@ pub(crate) fn java_to_rust(p: &str) -> String {
                 } else {
                     "[0-9A-Za-z_]"
                 }),
+                // Java's `\s` is ASCII whitespace (Rust's is Unicode's): `\S` takes U+2028 in Java.
+                Some('s') => out.push_str(if in_class {
+                    JAVA_SPACE
+                } else {
+                    "[\\t\\n\\x0B\\x0C\\r ]"
+                }),
+                Some('S') => out.push_str("[^\\t\\n\\x0B\\x0C\\r ]"),
                 Some('p') if chars.as_str().starts_with("{Alnum}") => {
                     chars.nth("{Alnum}".len() - 1);
                     out.push_str(if in_class { "0-9A-Za-z" } else { "[0-9A-Za-z]" });

@@ -18,6 +18,7 @@ fn every_pattern_of_the_tables_compiles() {
     for rule in model::CREATE_TRAINING_JOB
         .iter()
         .chain(model::PUT_EVENTS_ENTRY)
+        .chain(model::CREATE_MODEL_PACKAGE)
     {
         if let rules::Check::Str {
             pattern: Some(p), ..
@@ -73,6 +74,7 @@ fn the_cheap_engine_takes_every_pattern_and_agrees_with_the_full_one() {
     for rule in model::CREATE_TRAINING_JOB
         .iter()
         .chain(model::PUT_EVENTS_ENTRY)
+        .chain(model::CREATE_MODEL_PACKAGE)
     {
         let rules::Check::Str {
             pattern: Some(p), ..
