@@ -227,6 +227,7 @@ fn hubtune_plan(
         hub: &hub,
         settings: &settings,
         training_channel: case.hubtune_channel.clone(),
+        more_channels: vec![],
         route: ROUTE,
         dataset_tag: DATASET_TAG.to_string(),
         deployment: DEPLOYMENT,

@@ -38,6 +38,7 @@ pub(crate) fn local_listing(
                     etag,
                     size: bytes.len() as u64,
                     version_id: None,
+                    channel: "training".into(),
                 },
                 path,
             ));

@@ -42,6 +42,7 @@ pub async fn plan(
         hub: &hub,
         settings: &route.training,
         training_channel: TrainingChannel::Prefix(location.clone()),
+        more_channels: vec![],
         route: &route.name,
         dataset_tag: dataset_tag_value(
             &location.to_string(),

@@ -67,6 +67,8 @@ pub(crate) struct RawRoute {
     pub(crate) max_files: Option<i64>,
     pub(crate) allowed_extensions: Option<Vec<String>>,
     pub(crate) hourly_price_usd: Option<f64>,
+    /// Channel name → dataset subfolder (replaces the default map, not merged with it).
+    pub(crate) channels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -119,7 +121,8 @@ impl RawRoute {
             max_dataset_bytes,
             max_files,
             allowed_extensions,
-            hourly_price_usd
+            hourly_price_usd,
+            channels
         );
         // Maps merge: a route adds to (and overrides) the defaults' entries.
         fn merge<V: Clone>(
