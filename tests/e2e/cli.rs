@@ -73,6 +73,43 @@ fn plan_prints_the_request_offline() {
 }
 
 #[test]
+fn plan_takes_a_validation_channel() {
+    let o = run(&[
+        "plan",
+        "--config",
+        "examples/hubtune.toml",
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "s3://acme-ml-datasets/datasets/support-bot/d1/train/",
+        "--channel",
+        "validation=s3://acme-ml-datasets/datasets/support-bot/d1/validation/",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["InputDataConfig"];
+    assert_eq!(c[0]["ChannelName"], "training");
+    assert_eq!(c[1]["ChannelName"], "validation");
+    assert_eq!(
+        c[1]["DataSource"]["S3DataSource"]["S3Uri"],
+        "s3://acme-ml-datasets/datasets/support-bot/d1/validation/"
+    );
+    assert_eq!(c[2]["ChannelName"], "model");
+    // A name hubtune sends itself is refused, with exit code 2.
+    let o = run(&[
+        "plan",
+        "--config",
+        "examples/hubtune.toml",
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "s3://acme-ml-datasets/datasets/support-bot/d1/train/",
+        "--channel",
+        "model=s3://acme-ml-datasets/x/",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("channel `model`"), "{}", text(&o));
+}
+
+#[test]
 fn plan_and_config_errors_exit_2_with_the_route_and_key() {
     let d = tmp("badcfg");
     let bad = d.join("bad.toml");

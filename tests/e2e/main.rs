@@ -5,6 +5,7 @@
 
 mod adversarial_lost;
 mod adversarial_results;
+mod channels;
 mod cli;
 mod conformance;
 mod faults;

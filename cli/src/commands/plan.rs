@@ -8,7 +8,7 @@ use hubtune::domain::config::{Config, DeploymentEnv, Route};
 use hubtune::domain::dataset::DatasetIdentity;
 use hubtune::domain::hub::HubContent;
 use hubtune::domain::naming::dataset_tag_value;
-use hubtune::domain::plan::{self, PlanInput, TrainingChannel};
+use hubtune::domain::plan::{self, DataChannel, PlanInput, TrainingChannel};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::domain::validate;
 use hubtune::runtime::config_cache::ConfigSource;
@@ -17,16 +17,24 @@ use hubtune::runtime::context::Context;
 use crate::commands::common::{aws, load_config, read, Res};
 use crate::commands::local_dataset::check_local;
 
+/// What to plan: a local folder (with its route) or a URI, and the channels beside training.
+pub struct PlanTarget<'a> {
+    pub dir: Option<&'a Path>,
+    pub route: Option<&'a str>,
+    pub uri: Option<&'a str>,
+    /// `NAME=URI`, each sent as an `S3Prefix` channel after training, in the order given.
+    pub channels: &'a [String],
+}
+
 pub async fn plan(
     config_path: &Path,
     hub_content: Option<&Path>,
-    dir: Option<&Path>,
-    route: Option<&str>,
-    uri: Option<&str>,
+    target: PlanTarget<'_>,
     endpoint: Option<&str>,
 ) -> Res {
     let config = load_config(config_path)?;
-    let (route, location) = plan_target(&config, dir, route, uri)?;
+    let more_channels = parse_channels(target.channels)?;
+    let (route, location) = plan_target(&config, target.dir, target.route, target.uri)?;
     let hub = plan_hub(&config, &route, hub_content, endpoint).await?;
     // With only a URI there is no marker event: the identity is the folder itself.
     let identity = DatasetIdentity {
@@ -42,7 +50,7 @@ pub async fn plan(
         hub: &hub,
         settings: &route.training,
         training_channel: TrainingChannel::Prefix(location.clone()),
-        more_channels: vec![],
+        more_channels,
         route: &route.name,
         dataset_tag: dataset_tag_value(
             &location.to_string(),
@@ -61,6 +69,24 @@ pub async fn plan(
     }
     println!("{}", serde_json::to_string_pretty(&request)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--channel NAME=URI` values as the plan's data channels (the plan checks the names).
+fn parse_channels(raw: &[String]) -> Result<Vec<DataChannel>, Box<dyn std::error::Error>> {
+    raw.iter()
+        .map(|item| {
+            let (name, uri) = item
+                .split_once('=')
+                .ok_or_else(|| format!("--channel {item}: expected NAME=URI"))?;
+            let uri = uri
+                .parse::<S3Uri>()
+                .map_err(|e| format!("--channel {item}: {e}"))?;
+            Ok(DataChannel {
+                name: name.to_string(),
+                source: TrainingChannel::Prefix(uri),
+            })
+        })
+        .collect()
 }
 
 /// The route and the dataset's location: a local folder checked first, or an S3 URI.
