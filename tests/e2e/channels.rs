@@ -91,10 +91,10 @@ async fn a_train_and_validation_folder_is_one_job_with_two_manifest_channels_lis
     ]);
     let record = env.record(job).await;
     assert_eq!(serde_json::to_value(&record.channels).unwrap(), want);
-    assert_eq!(started[0]["detail"]["schema"], 2);
+    assert_eq!(started[0]["detail"]["schema"], 1);
     assert_eq!(started[0]["detail"]["channels"], want);
     let published = env.wait_for("Model Published", 1, T).await;
-    assert_eq!(published[0]["detail"]["schema"], 3);
+    assert_eq!(published[0]["detail"]["schema"], 2);
     assert_eq!(published[0]["detail"]["channels"], want);
     env.stop().await;
 }

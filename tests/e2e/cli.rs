@@ -365,6 +365,10 @@ fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
         "Model Published",
         "latest.json",
         "\"artifact_uri\"",
+        // The example dataset's two channels, each with its manifest.
+        "channel training",
+        "channel validation",
+        ".validation.json",
     ] {
         assert!(t.contains(step), "the demo did not show `{step}`:\n{t}");
     }
@@ -392,9 +396,15 @@ fn plan_from_a_local_folder_checks_it_first() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The example's train/ and validation/ subfolders are its two channels, each planned as its prefix.
     assert_eq!(
         v["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
-        "s3://acme-ml-datasets/datasets/support-bot/support-bot/"
+        "s3://acme-ml-datasets/datasets/support-bot/support-bot/train/"
+    );
+    assert_eq!(v["InputDataConfig"][1]["ChannelName"], "validation");
+    assert_eq!(
+        v["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"],
+        "s3://acme-ml-datasets/datasets/support-bot/support-bot/validation/"
     );
     let d = tmp("plan-bad");
     std::fs::write(d.join("train.jsonl"), "not json\n").unwrap();

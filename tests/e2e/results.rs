@@ -29,7 +29,7 @@ async fn model_published_carries_the_metrics_times_instance_and_estimated_cost_o
     env.drop_good("results").await;
     let ev = env.wait_for("Model Published", 1, T).await;
     let d = &ev[0]["detail"];
-    assert_eq!(d["schema"], 3);
+    assert_eq!(d["schema"], 2);
     let r = &d["results"];
     let metrics = r["final_metrics"].as_array().expect("final metrics");
     let names: Vec<&str> = metrics

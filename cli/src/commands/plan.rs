@@ -15,7 +15,7 @@ use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 
 use crate::commands::common::{aws, load_config, read, Res};
-use crate::commands::local_dataset::check_local;
+use crate::commands::local_dataset::{check_local, local_channels};
 
 /// What to plan: a local folder (with its route) or a URI, and the channels beside training.
 pub struct PlanTarget<'a> {
@@ -33,8 +33,23 @@ pub async fn plan(
     endpoint: Option<&str>,
 ) -> Res {
     let config = load_config(config_path)?;
-    let more_channels = parse_channels(target.channels)?;
-    let (route, location) = plan_target(&config, target.dir, target.route, target.uri)?;
+    let mut more_channels = parse_channels(target.channels)?;
+    let (route, mut location) = plan_target(&config, target.dir, target.route, target.uri)?;
+    if let Some(dir) = target.dir {
+        // A local folder's channel subfolders are planned as the channels they become.
+        let mut found = local_channels(&config, &route.name, dir, &location)?.into_iter();
+        if let Some((_, training)) = found.next() {
+            location = training;
+        }
+        let given = std::mem::take(&mut more_channels);
+        more_channels = found
+            .map(|(name, uri)| DataChannel {
+                name,
+                source: TrainingChannel::Prefix(uri),
+            })
+            .chain(given)
+            .collect();
+    }
     let hub = plan_hub(&config, &route, hub_content, endpoint).await?;
     // With only a URI there is no marker event: the identity is the folder itself.
     let identity = DatasetIdentity {

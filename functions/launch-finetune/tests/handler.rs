@@ -1724,7 +1724,10 @@ async fn a_folder_with_train_and_validation_subfolders_launches_two_channels_eac
         [("training", t.as_str()), ("validation", v.as_str())]
     );
     let started = &h.events(TRAINING_RUN_STARTED)[0];
-    assert_eq!(started.detail["schema"], 2);
+    assert_eq!(
+        started.detail["schema"], 1,
+        "channels is a new field, not a new shape"
+    );
     assert_eq!(started.detail["channels"][0]["name"], "training");
     assert_eq!(started.detail["channels"][1]["name"], "validation");
     assert_eq!(started.detail["channels"][1]["manifest_uri"], v);

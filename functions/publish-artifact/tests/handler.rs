@@ -171,10 +171,7 @@ async fn a_completed_run_sends_one_model_published_with_artifact_bytes_and_lates
     assert_eq!(e.source, "hubtune");
     assert_eq!(e.resources, vec![record.job_arn.clone().unwrap()]);
     let d = &e.detail;
-    assert_eq!(
-        d["schema"], 3,
-        "schema 3: Model Published carries results and channels"
-    );
+    assert_eq!(d["schema"], 2, "schema 2: Model Published carries results");
     assert_eq!(e.event_id(), events::event_id(MODEL_PUBLISHED, &job));
     assert_eq!(d["job_name"], job.as_str());
     assert_eq!(d["job_arn"], record.job_arn.unwrap().as_str());

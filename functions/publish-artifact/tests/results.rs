@@ -39,7 +39,7 @@ async fn model_published_carries_the_runs_metrics_times_instance_spot_and_estima
     let published = h.world.bus.of_type(MODEL_PUBLISHED);
     assert_eq!(published.len(), 1);
     let d = &published[0].detail;
-    assert_eq!(d["schema"], 3);
+    assert_eq!(d["schema"], 2);
     let r = &d["results"];
     let names: Vec<&str> = r["final_metrics"]
         .as_array()

@@ -1,7 +1,7 @@
 //! What hubtune tells the world: the seven outgoing events, the artifact manifest and the route's latest pointer.
 //!
-//! Every event goes to the hubtune bus with `source: hubtune`, a versioned detail (`"schema"`: see `schema_of`)
-//! and a deterministic `event_id`: delivery is at least once,
+//! Every event goes to the hubtune bus with `source: hubtune`, a versioned detail (`"schema"`: 2 for the three
+//! events that carry a run's `results`, 1 for the others) and a deterministic `event_id`: delivery is at least once,
 //! so consumers de-duplicate on it, and a resend after a crash carries the same id. Every event also carries a
 //! `notification` (`subject`, `results`): the lines the notification topic's rule puts in the message a person reads.
 
@@ -18,10 +18,8 @@ use crate::domain::run::RunRecord;
 pub const SCHEMA: u32 = 1;
 /// The schema of `Training Run Finished`, `Model Published` and `Fine-tune Failed`: 2 since they carry `results`.
 pub const RESULTS_SCHEMA: u32 = 2;
-/// The schema of `Training Run Started`: 2 since it lists the run's `channels`.
-pub const STARTED_SCHEMA: u32 = 2;
-/// The schema of `Model Published`: 3 since it lists the run's `channels` beside its `results`.
-pub const PUBLISHED_SCHEMA: u32 = 3;
+// `channels` (Training Run Started, Model Published) is a new field, not a new shape: like `notification`, it
+// keeps the schema numbers (docs/events.md: a breaking change gets a new number; new optional fields do not).
 pub const SOURCE: &str = "hubtune";
 
 pub const DATASET_REJECTED: &str = "Dataset Rejected";
@@ -78,9 +76,7 @@ impl EventContext {
 /// An event's schema number.
 pub fn schema_of(detail_type: &str) -> u32 {
     match detail_type {
-        TRAINING_RUN_STARTED => STARTED_SCHEMA,
-        MODEL_PUBLISHED => PUBLISHED_SCHEMA,
-        TRAINING_RUN_FINISHED | FINETUNE_FAILED => RESULTS_SCHEMA,
+        TRAINING_RUN_FINISHED | MODEL_PUBLISHED | FINETUNE_FAILED => RESULTS_SCHEMA,
         _ => SCHEMA,
     }
 }
@@ -325,14 +321,16 @@ mod tests {
     }
 
     #[test]
-    fn each_event_has_its_schema_number_and_a_subject() {
-        for t in [TRAINING_RUN_FINISHED, FINETUNE_FAILED] {
+    fn run_events_are_schema_2_the_others_1_and_every_event_has_a_subject() {
+        for t in [TRAINING_RUN_FINISHED, MODEL_PUBLISHED, FINETUNE_FAILED] {
             assert_eq!(schema_of(t), RESULTS_SCHEMA, "{t}");
         }
-        // Started and Published list the run's channels.
-        assert_eq!(schema_of(TRAINING_RUN_STARTED), 2);
-        assert_eq!(schema_of(MODEL_PUBLISHED), 3);
-        for t in [DATASET_REJECTED, DATASET_QUEUED, ROUTE_SLOT_FREED] {
+        for t in [
+            DATASET_REJECTED,
+            DATASET_QUEUED,
+            TRAINING_RUN_STARTED,
+            ROUTE_SLOT_FREED,
+        ] {
             assert_eq!(schema_of(t), SCHEMA, "{t}");
         }
         let freed = route_slot_freed("support-bot", "k");

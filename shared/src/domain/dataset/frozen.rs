@@ -115,14 +115,7 @@ impl FrozenDataset {
     /// the dataset folder.
     pub fn channel_manifest_json(&self, channel: &str) -> String {
         let files: Vec<&DatasetFile> = self.files.iter().filter(|f| f.channel == channel).collect();
-        let mut base = self.base();
-        let folder = self.channel_folders.iter().find(|c| c.channel == channel);
-        if let Some(c) = folder {
-            let sub = format!("{}{}/", base.key(), c.folder);
-            if !files.is_empty() && files.iter().all(|f| f.key.starts_with(&sub)) {
-                base = base.with_key(sub);
-            }
-        }
+        let base = self.channel_base(channel);
         let mut items = vec![serde_json::json!({ "prefix": base.to_string() })];
         items.extend(
             files
@@ -130,6 +123,25 @@ impl FrozenDataset {
                 .map(|f| serde_json::Value::String(f.key[base.key().len()..].to_string())),
         );
         serde_json::to_string(&items).expect("strings serialize")
+    }
+
+    /// Where a channel's files are: its subfolder when every one of them is in it, else the dataset's folder (the
+    /// prefix of its manifest, and the `S3Prefix` that `hubtune plan --dataset` sends in the SDK's form).
+    pub fn channel_base(&self, channel: &str) -> S3Uri {
+        let base = self.base();
+        let mut files = self
+            .files
+            .iter()
+            .filter(|f| f.channel == channel)
+            .peekable();
+        let folder = self.channel_folders.iter().find(|c| c.channel == channel);
+        if let (Some(c), Some(_)) = (folder, files.peek()) {
+            let sub = format!("{}{}/", base.key(), c.folder);
+            if files.all(|f| f.key.starts_with(&sub)) {
+                return base.with_key(sub);
+            }
+        }
+        base
     }
 
     /// The dataset's folder (an object-mode dataset's own folder).
