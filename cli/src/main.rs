@@ -38,8 +38,12 @@ enum Command {
         /// The route (needed with --dataset; otherwise found from the URI).
         #[arg(long)]
         route: Option<String>,
-        /// The dataset's S3 URI (its folder).
+        /// The dataset's S3 URI (its folder): the training channel.
         uri: Option<String>,
+        /// Another input channel, NAME=URI (repeatable), as `fit({"training": URI, NAME: URI})`:
+        /// `--channel validation=s3://bucket/datasets/support-bot/d1/validation/`.
+        #[arg(long = "channel", value_name = "NAME=URI")]
+        channels: Vec<String>,
     },
     /// Run the launcher's dataset checks on a local folder and list every problem with file and line.
     Validate {
@@ -148,13 +152,17 @@ async fn main() -> ExitCode {
             dataset,
             route,
             uri,
+            channels,
         } => {
             commands::plan(
                 &config,
                 hub_content.as_deref(),
-                dataset.as_deref(),
-                route.as_deref(),
-                uri.as_deref(),
+                commands::PlanTarget {
+                    dir: dataset.as_deref(),
+                    route: route.as_deref(),
+                    uri: uri.as_deref(),
+                    channels: &channels,
+                },
                 endpoint.as_deref(),
             )
             .await

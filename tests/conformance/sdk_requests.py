@@ -8,6 +8,8 @@ exactly as a user would run it:
                        output_path=..., hyperparameters=...).fit({"training": URI}, job_name=..., wait=False,
                        accept_eula=...)
 
+(with --channel NAME=URI, fit() gets {"training": URI, NAME: URI, ...}: the SDK's form for several inputs)
+
 with no network at all: the SageMaker client is a real botocore client whose calls are answered in-process (a
 `before-call` hook, the same mechanism botocore's Stubber uses), so the SDK's requests still go through botocore's
 parameter validation against the service model. ListHubContentVersions and DescribeHubContent are answered from the
@@ -17,6 +19,7 @@ SageMaker call, and any socket connection, fails the run (so a new SDK dependenc
 Usage:
     sdk_requests.py request --describe DESCRIBE.json --instance-type ml.g5.2xlarge \
         [--hyperparameter epoch=2 ...] [--accept-eula | --no-accept-eula] --training-uri s3://b/p/ \
+        [--channel validation=s3://b/v/ ...] \
         --output-path s3://b/out/ --role-arn ARN --job-name NAME [--account 111122223333] --out REQUEST.json
     sdk_requests.py validate REQUEST.json     # check any CreateTrainingJob JSON against botocore's service model
 
@@ -180,8 +183,15 @@ def run_request(args: argparse.Namespace) -> Dict[str, Any]:
         hyperparameters=hyperparameters or None,
         sagemaker_session=session,
     )
+    # The SDK's own form for several channels: a dict of channel name to URI, training first.
+    inputs: Dict[str, str] = {"training": args.training_uri}
+    for item in args.channel:
+        name, sep, uri = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--channel {item!r}: expected NAME=URI")
+        inputs[name] = uri
     estimator.fit(
-        {"training": args.training_uri},
+        inputs,
         job_name=args.job_name,
         wait=False,
         accept_eula=args.accept_eula,
@@ -226,6 +236,8 @@ def main() -> None:
     eula.add_argument("--accept-eula", dest="accept_eula", action="store_const", const=True, default=None)
     eula.add_argument("--no-accept-eula", dest="accept_eula", action="store_const", const=False)
     req.add_argument("--training-uri", required=True)
+    req.add_argument("--channel", action="append", default=[], metavar="NAME=URI",
+                     help="another input channel, as fit({'training': ..., NAME: URI})")
     req.add_argument("--output-path", required=True)
     req.add_argument("--role-arn", required=True)
     req.add_argument("--job-name", required=True, help="fixed, so the request is reproducible")

@@ -73,6 +73,43 @@ fn plan_prints_the_request_offline() {
 }
 
 #[test]
+fn plan_takes_a_validation_channel() {
+    let o = run(&[
+        "plan",
+        "--config",
+        "examples/hubtune.toml",
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "s3://acme-ml-datasets/datasets/support-bot/d1/train/",
+        "--channel",
+        "validation=s3://acme-ml-datasets/datasets/support-bot/d1/validation/",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["InputDataConfig"];
+    assert_eq!(c[0]["ChannelName"], "training");
+    assert_eq!(c[1]["ChannelName"], "validation");
+    assert_eq!(
+        c[1]["DataSource"]["S3DataSource"]["S3Uri"],
+        "s3://acme-ml-datasets/datasets/support-bot/d1/validation/"
+    );
+    assert_eq!(c[2]["ChannelName"], "model");
+    // A name hubtune sends itself is refused, with exit code 2.
+    let o = run(&[
+        "plan",
+        "--config",
+        "examples/hubtune.toml",
+        "--hub-content",
+        "examples/hub/describe-hub-content.model-reference.json",
+        "s3://acme-ml-datasets/datasets/support-bot/d1/train/",
+        "--channel",
+        "model=s3://acme-ml-datasets/x/",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("channel `model`"), "{}", text(&o));
+}
+
+#[test]
 fn plan_and_config_errors_exit_2_with_the_route_and_key() {
     let d = tmp("badcfg");
     let bad = d.join("bad.toml");
@@ -330,6 +367,10 @@ fn the_demo_runs_the_whole_chain_and_leaves_nothing_running() {
         "\"artifact_uri\"",
         "registered model package arn:aws:sagemaker:",
         "approval PendingManualApproval",
+        // The example dataset's two channels, each with its manifest.
+        "channel training",
+        "channel validation",
+        ".validation.json",
     ] {
         assert!(t.contains(step), "the demo did not show `{step}`:\n{t}");
     }
@@ -357,9 +398,15 @@ fn plan_from_a_local_folder_checks_it_first() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The example's train/ and validation/ subfolders are its two channels, each planned as its prefix.
     assert_eq!(
         v["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
-        "s3://acme-ml-datasets/datasets/support-bot/support-bot/"
+        "s3://acme-ml-datasets/datasets/support-bot/support-bot/train/"
+    );
+    assert_eq!(v["InputDataConfig"][1]["ChannelName"], "validation");
+    assert_eq!(
+        v["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"],
+        "s3://acme-ml-datasets/datasets/support-bot/support-bot/validation/"
     );
     let d = tmp("plan-bad");
     std::fs::write(d.join("train.jsonl"), "not json\n").unwrap();

@@ -50,6 +50,8 @@ struct Case {
     training_uri: &'static str,
     /// What hubtune trains on.
     hubtune_channel: TrainingChannel,
+    /// The other data channels: name, what the SDK's `fit()` gets, what hubtune sends.
+    more: Vec<(&'static str, &'static str, TrainingChannel)>,
 }
 
 impl Case {
@@ -62,6 +64,7 @@ impl Case {
             accept_eula: Some(true),
             training_uri: DATASET_PREFIX,
             hubtune_channel: TrainingChannel::Manifest(MANIFEST.parse().unwrap()),
+            more: vec![],
         }
     }
 }
@@ -172,6 +175,10 @@ fn sdk_request(python: &Path, dir: &Path, case: &Case) -> Value {
         args.push("--hyperparameter".into());
         args.push(format!("{k}={v}"));
     }
+    for (name, uri, _) in &case.more {
+        args.push("--channel".into());
+        args.push(format!("{name}={uri}"));
+    }
     match case.accept_eula {
         Some(true) => args.push("--accept-eula".into()),
         Some(false) => args.push("--no-accept-eula".into()),
@@ -227,6 +234,14 @@ fn hubtune_plan(
         hub: &hub,
         settings: &settings,
         training_channel: case.hubtune_channel.clone(),
+        more_channels: case
+            .more
+            .iter()
+            .map(|(name, _, source)| plan::DataChannel {
+                name: name.to_string(),
+                source: source.clone(),
+            })
+            .collect(),
         route: ROUTE,
         dataset_tag: DATASET_TAG.to_string(),
         deployment: DEPLOYMENT,
@@ -263,6 +278,27 @@ const ALLOWED: &[Allowed] = &[
             }
             o["S3DataType"] = s["S3DataType"].clone();
             o["S3Uri"] = s["S3Uri"].clone();
+            Ok(())
+        },
+    },
+    Allowed {
+        name: "other data channels' S3DataType/S3Uri",
+        reason: "each data channel (validation, a route's own) is a manifest of the objects hubtune validated in \
+                 its subfolder, like training; the SDK sends the prefix it was given",
+        reconcile: |case, sdk, ours| {
+            for (name, uri, hubtune) in &case.more {
+                let s = &mut channel_mut(sdk, name)["DataSource"]["S3DataSource"];
+                let o = &mut channel_mut(ours, name)["DataSource"]["S3DataSource"];
+                expect(s, "S3DataType", &json!("S3Prefix"))?;
+                expect(s, "S3Uri", &json!(uri))?;
+                let TrainingChannel::Manifest(m) = hubtune else {
+                    return Err(format!("{name}: the launcher sends a manifest"));
+                };
+                expect(o, "S3DataType", &json!("ManifestFile"))?;
+                expect(o, "S3Uri", &json!(m.to_string()))?;
+                o["S3DataType"] = s["S3DataType"].clone();
+                o["S3Uri"] = s["S3Uri"].clone();
+            }
             Ok(())
         },
     },
@@ -448,6 +484,35 @@ fn conformance_eula_accepted() {
     let sdk = compare(python, &case);
     // The harness reproduces the shared fixture exactly: the offline SDK is the SDK.
     assert_eq!(sdk, fixture("sdk/create_training_job.accept_eula.json"));
+}
+
+/// `fit({"training": ..., "validation": ...})`: the SDK's request for two inputs, against hubtune's plan of a
+/// dataset with `train/` and `validation/` subfolders (each channel its manifest).
+#[test]
+fn conformance_two_channels() {
+    let python = sdk_python();
+    let case = Case {
+        more: vec![(
+            "validation",
+            "s3://my-bucket/datasets/validation/",
+            TrainingChannel::Manifest(
+                "s3://hubtune-conformance/hubtune/state/manifests/conformance.validation.json"
+                    .parse()
+                    .unwrap(),
+            ),
+        )],
+        ..Case::new("two_channels", reference_describe())
+    };
+    let sdk = compare(python, &case);
+    // The stored fixture is this SDK's output: regenerate it with tests/conformance/sdk_requests.py --channel.
+    assert_eq!(sdk, fixture("sdk/create_training_job.two_channels.json"));
+    let names: Vec<&str> = sdk["InputDataConfig"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ChannelName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["training", "validation", "model", "code"]);
 }
 
 #[test]

@@ -119,6 +119,7 @@ fn launch_finetune_plan(
         hub,
         settings: &route.training,
         training_channel: hubtune::domain::plan::TrainingChannel::Manifest(manifest.clone()),
+        more_channels: vec![],
         route: &route.name,
         dataset_tag: hubtune::domain::naming::dataset_tag_value(
             &d.location.to_string(),

@@ -6,6 +6,7 @@
 mod adversarial_lost;
 mod adversarial_results;
 mod budget;
+mod channels;
 mod cli;
 mod conformance;
 mod faults;

@@ -293,11 +293,21 @@ async fn show_launch(demo: &Demo, job: &str) {
     let r = r.value;
     if let Some(f) = &r.frozen {
         step(format!(
-            "checks passed: {} data files, {} bytes, frozen in {}",
+            "checks passed: {} data files, {} bytes, in {} channel(s)",
             f.files.len(),
             f.total_bytes,
-            r.manifest_uri.as_deref().unwrap_or("the manifest")
+            r.channel_list().len()
         ));
+    }
+    // Each channel (train/ → training, validation/ → validation) is frozen in its own manifest.
+    for c in r.channel_list() {
+        println!(
+            "    channel {:<10} {} file(s), {} bytes, manifest {}",
+            c.name,
+            c.file_count.unwrap_or_default(),
+            c.total_bytes.unwrap_or_default(),
+            c.manifest_uri
+        );
     }
     step(format!(
         "job launched: {job} on {} × {} from {}",

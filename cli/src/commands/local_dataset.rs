@@ -38,6 +38,7 @@ pub(crate) fn local_listing(
                     etag,
                     size: bytes.len() as u64,
                     version_id: None,
+                    channel: "training".into(),
                 },
                 path,
             ));
@@ -94,4 +95,26 @@ pub(crate) fn check_local(
         }
     }
     Ok((location, problems))
+}
+
+/// Where each channel of a checked local folder would be read from once uploaded under `location` (training first):
+/// `hubtune plan --dataset` sends these prefixes, as the SDK's `fit()` would get them.
+pub(crate) fn local_channels(
+    config: &Config,
+    route: &str,
+    dir: &Path,
+    location: &S3Uri,
+) -> Result<Vec<(String, S3Uri)>, String> {
+    let r = config
+        .route(route)
+        .ok_or_else(|| format!("no route `{route}`"))?;
+    let listing = local_listing(dir, location.key())?;
+    let files: Vec<DatasetFile> = listing.into_iter().map(|(f, _)| f).collect();
+    let frozen = dataset::check_listing(r, location, &files)
+        .map_err(|p| format!("the dataset has {} problem(s)", p.len()))?;
+    Ok(frozen
+        .channel_names()
+        .into_iter()
+        .map(|c| (c.to_string(), frozen.channel_base(c)))
+        .collect())
 }

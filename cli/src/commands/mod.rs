@@ -18,7 +18,7 @@ pub use check::{config_check, validate};
 pub use demo::{demo, local};
 pub use doctor::doctor;
 pub use inspect::inspect;
-pub use plan::plan;
+pub use plan::{plan, PlanTarget};
 pub use queues::redrive;
 pub use runs::{rerun, status, stop};
 pub use upload::upload;

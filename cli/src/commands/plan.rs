@@ -8,25 +8,48 @@ use hubtune::domain::config::{Config, DeploymentEnv, Route};
 use hubtune::domain::dataset::DatasetIdentity;
 use hubtune::domain::hub::HubContent;
 use hubtune::domain::naming::dataset_tag_value;
-use hubtune::domain::plan::{self, PlanInput, TrainingChannel};
+use hubtune::domain::plan::{self, DataChannel, PlanInput, TrainingChannel};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::domain::validate;
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 
 use crate::commands::common::{aws, load_config, read, Res};
-use crate::commands::local_dataset::check_local;
+use crate::commands::local_dataset::{check_local, local_channels};
+
+/// What to plan: a local folder (with its route) or a URI, and the channels beside training.
+pub struct PlanTarget<'a> {
+    pub dir: Option<&'a Path>,
+    pub route: Option<&'a str>,
+    pub uri: Option<&'a str>,
+    /// `NAME=URI`, each sent as an `S3Prefix` channel after training, in the order given.
+    pub channels: &'a [String],
+}
 
 pub async fn plan(
     config_path: &Path,
     hub_content: Option<&Path>,
-    dir: Option<&Path>,
-    route: Option<&str>,
-    uri: Option<&str>,
+    target: PlanTarget<'_>,
     endpoint: Option<&str>,
 ) -> Res {
     let config = load_config(config_path)?;
-    let (route, location) = plan_target(&config, dir, route, uri)?;
+    let mut more_channels = parse_channels(target.channels)?;
+    let (route, mut location) = plan_target(&config, target.dir, target.route, target.uri)?;
+    if let Some(dir) = target.dir {
+        // A local folder's channel subfolders are planned as the channels they become.
+        let mut found = local_channels(&config, &route.name, dir, &location)?.into_iter();
+        if let Some((_, training)) = found.next() {
+            location = training;
+        }
+        let given = std::mem::take(&mut more_channels);
+        more_channels = found
+            .map(|(name, uri)| DataChannel {
+                name,
+                source: TrainingChannel::Prefix(uri),
+            })
+            .chain(given)
+            .collect();
+    }
     let hub = plan_hub(&config, &route, hub_content, endpoint).await?;
     // With only a URI there is no marker event: the identity is the folder itself.
     let identity = DatasetIdentity {
@@ -42,6 +65,7 @@ pub async fn plan(
         hub: &hub,
         settings: &route.training,
         training_channel: TrainingChannel::Prefix(location.clone()),
+        more_channels,
         route: &route.name,
         dataset_tag: dataset_tag_value(
             &location.to_string(),
@@ -60,6 +84,24 @@ pub async fn plan(
     }
     println!("{}", serde_json::to_string_pretty(&request)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--channel NAME=URI` values as the plan's data channels (the plan checks the names).
+fn parse_channels(raw: &[String]) -> Result<Vec<DataChannel>, Box<dyn std::error::Error>> {
+    raw.iter()
+        .map(|item| {
+            let (name, uri) = item
+                .split_once('=')
+                .ok_or_else(|| format!("--channel {item}: expected NAME=URI"))?;
+            let uri = uri
+                .parse::<S3Uri>()
+                .map_err(|e| format!("--channel {item}: {e}"))?;
+            Ok(DataChannel {
+                name: name.to_string(),
+                source: TrainingChannel::Prefix(uri),
+            })
+        })
+        .collect()
 }
 
 /// The route and the dataset's location: a local folder checked first, or an S3 URI.

@@ -87,6 +87,7 @@ async fn list(
                 etag: h.etag,
                 size: h.size,
                 version_id: dataset::version_id(h.version_id.as_deref()),
+                channel: "training".into(),
             }],
             None => vec![],
         }));
@@ -123,6 +124,7 @@ pub async fn changed_since_checks(
             etag: h.etag,
             size: h.size,
             version_id: dataset::version_id(h.version_id.as_deref()),
+            channel: "training".into(),
         });
         return Ok(frozen.changed(now.as_slice()));
     }
@@ -142,6 +144,7 @@ pub async fn changed_since_checks(
                     etag: h.etag,
                     size: h.size,
                     version_id: dataset::version_id(h.version_id.as_deref()),
+                    channel: "training".into(),
                 });
             }
         }

@@ -5,7 +5,7 @@
 //! `Training Run Started` goes out. A crash between any two steps is repaired by the redelivery: the same name
 //! answers `ResourceInUse`, which our record (and the job's tags) identify as "already launched".
 
-use hubtune::domain::config::{Config, Route};
+use hubtune::domain::config::{Config, Route, TRAINING};
 use hubtune::domain::dataset::{DatasetLanded, FrozenDataset};
 use hubtune::domain::error::{Error, ErrorClass, Result};
 use hubtune::domain::events::{self, EventContext};
@@ -14,7 +14,7 @@ use hubtune::domain::job::JobDescription;
 use hubtune::domain::launch::{self, CreateFailure, Start};
 use hubtune::domain::naming::{dataset_tag_value, JobName, HASH_HEX_LEN};
 use hubtune::domain::plan::{
-    self, CreateTrainingJobRequest, PlanInput, TrainingChannel, TAG_DATASET,
+    self, CreateTrainingJobRequest, DataChannel, PlanInput, TrainingChannel, TAG_DATASET,
 };
 use hubtune::domain::rejection::{Problems, Rejection, RejectionReason};
 use hubtune::domain::route_queue::{
@@ -95,7 +95,10 @@ struct Planned {
     frozen: FrozenDataset,
     hub: Arc<HubContent>,
     request: CreateTrainingJobRequest,
+    /// The training channel's manifest.
     manifest: S3Uri,
+    /// Each other channel's manifest, in the order the request sends them.
+    channel_manifests: Vec<(String, S3Uri)>,
 }
 
 impl Launch<'_> {
@@ -200,6 +203,7 @@ impl Launch<'_> {
         self.ev.hub_content_arn = Some(hub.hub_content_arn.clone());
         self.ev.hub_content_version = Some(hub.hub_content_version.clone());
         let manifest = self.config.deployment.manifest_key(self.job.as_str());
+        let channel_manifests = self.channel_manifests(&frozen);
         let hash = self.d.identity.hash(&self.config.deployment.name);
         let request = plan::plan(&PlanInput {
             job_name: &self.job,
@@ -207,6 +211,13 @@ impl Launch<'_> {
             hub: &hub,
             settings: &self.route.training,
             training_channel: TrainingChannel::Manifest(manifest.clone()),
+            more_channels: channel_manifests
+                .iter()
+                .map(|(name, uri)| DataChannel {
+                    name: name.clone(),
+                    source: TrainingChannel::Manifest(uri.clone()),
+                })
+                .collect(),
             route: &self.route.name,
             dataset_tag: dataset_tag_value(&self.d.location.to_string(), &hash),
             deployment: &self.config.deployment.name,
@@ -233,7 +244,19 @@ impl Launch<'_> {
             hub,
             request,
             manifest,
+            channel_manifests,
         }))
+    }
+
+    /// Every channel of the folder beside training is frozen in its own manifest, which the request names.
+    fn channel_manifests(&self, frozen: &FrozenDataset) -> Vec<(String, S3Uri)> {
+        let (d, job) = (&self.config.deployment, self.job.as_str());
+        frozen
+            .channel_names()
+            .into_iter()
+            .filter(|c| *c != TRAINING)
+            .map(|c| (c.to_string(), d.channel_manifest_key(job, c)))
+            .collect()
     }
 
     /// The model reference, as the SDK resolves it. A document hubtune cannot read is the dataset's rejection
@@ -303,6 +326,7 @@ impl Launch<'_> {
                         dataset: self.d,
                         frozen: &p.frozen,
                         manifest: &p.manifest,
+                        channel_manifests: &p.channel_manifests,
                         model_id: &self.route.model_id,
                         hub: &p.hub,
                         request: &p.request,
@@ -326,6 +350,10 @@ impl Launch<'_> {
         ctx.store
             .put_idempotent(&p.manifest, p.frozen.manifest_json().into_bytes())
             .await?;
+        for (channel, uri) in &p.channel_manifests {
+            let body = p.frozen.channel_manifest_json(channel);
+            ctx.store.put_idempotent(uri, body.into_bytes()).await?;
+        }
         Ok(written)
     }
 

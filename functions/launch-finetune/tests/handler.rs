@@ -1758,3 +1758,161 @@ async fn every_event_fixture_ends_as_inspect_says() {
         );
     }
 }
+
+// ---- Channels ----
+
+/// The JSON of a manifest the launcher wrote.
+fn manifest_at(h: &Harness, uri: &S3Uri) -> Value {
+    h.world
+        .objects
+        .json(&uri.to_string())
+        .unwrap_or_else(|| panic!("no manifest at {uri}"))
+}
+
+#[tokio::test]
+async fn a_folder_with_train_and_validation_subfolders_launches_two_channels_each_with_its_manifest(
+) {
+    let h = Harness::new();
+    let folder = h.put_dataset(
+        "two",
+        &[
+            ("train/a.jsonl", GOOD_JSONL),
+            ("validation/v.jsonl", GOOD_JSONL),
+        ],
+    );
+    assert!(h.land("two").await.is_empty());
+    let job = h.job_for("two");
+    let req = h.world.jobs.get(&job).expect("the job").request;
+    let names: Vec<&str> = req
+        .input_data_config
+        .iter()
+        .map(|c| c.channel_name.as_str())
+        .collect();
+    assert_eq!(names, ["training", "validation", "model", "code"]);
+
+    let d = &h.config.deployment;
+    let (train_uri, val_uri) = (
+        d.manifest_key(&job),
+        d.channel_manifest_key(&job, "validation"),
+    );
+    let v = &req
+        .channel("validation")
+        .unwrap()
+        .data_source
+        .s3_data_source;
+    assert_eq!(
+        (v.s3_data_type, &v.s3_uri),
+        (S3DataType::ManifestFile, &val_uri)
+    );
+    // Each manifest lists only its channel's files, from its subfolder.
+    assert_eq!(
+        manifest_at(&h, &train_uri),
+        json!([{ "prefix": format!("{folder}train/") }, "a.jsonl"])
+    );
+    assert_eq!(
+        manifest_at(&h, &val_uri),
+        json!([{ "prefix": format!("{folder}validation/") }, "v.jsonl"])
+    );
+
+    // The run record and Training Run Started list both channels with their manifests.
+    let record = h.record(&job).unwrap();
+    let listed: Vec<(&str, &str)> = record
+        .channels
+        .iter()
+        .map(|c| (c.name.as_str(), c.manifest_uri.as_str()))
+        .collect();
+    let (t, v) = (train_uri.to_string(), val_uri.to_string());
+    assert_eq!(
+        listed,
+        [("training", t.as_str()), ("validation", v.as_str())]
+    );
+    let started = &h.events(TRAINING_RUN_STARTED)[0];
+    assert_eq!(
+        started.detail["schema"], 1,
+        "channels is a new field, not a new shape"
+    );
+    assert_eq!(started.detail["channels"][0]["name"], "training");
+    assert_eq!(started.detail["channels"][1]["name"], "validation");
+    assert_eq!(started.detail["channels"][1]["manifest_uri"], v);
+    assert_eq!(started.detail["channels"][1]["file_count"], 1);
+}
+
+#[tokio::test]
+async fn a_folder_without_subfolders_is_one_training_channel_as_before() {
+    let h = Harness::new();
+    let folder = h.put_dataset(
+        "flat",
+        &[
+            ("train.jsonl", GOOD_JSONL),
+            ("validation.jsonl", GOOD_JSONL),
+        ],
+    );
+    assert!(h.land("flat").await.is_empty());
+    let job = h.job_for("flat");
+    let req = h.world.jobs.get(&job).expect("the job").request;
+    assert!(req.channel("validation").is_none());
+    assert_eq!(
+        manifest_at(&h, &h.config.deployment.manifest_key(&job)),
+        json!([{ "prefix": folder }, "train.jsonl", "validation.jsonl"])
+    );
+    let started = &h.events(TRAINING_RUN_STARTED)[0];
+    assert_eq!(started.detail["channels"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_route_maps_dev_to_validation() {
+    let h = Harness::with_route(r#"channels = { training = "train", validation = "dev" }"#);
+    h.put_dataset(
+        "dev",
+        &[("train/a.jsonl", GOOD_JSONL), ("dev/v.jsonl", GOOD_JSONL)],
+    );
+    assert!(h.land("dev").await.is_empty());
+    let job = h.job_for("dev");
+    let req = h.world.jobs.get(&job).expect("the job").request;
+    assert!(req.channel("validation").is_some());
+    let val = h.config.deployment.channel_manifest_key(&job, "validation");
+    assert_eq!(manifest_at(&h, &val)[1], "v.jsonl");
+}
+
+#[tokio::test]
+async fn a_validation_channel_the_hub_document_refuses_is_rejected_before_a_slot_or_a_manifest() {
+    let h = Harness::new();
+    let mut hub = hub_content();
+    hub.document.validation_supported = Some(false);
+    h.world.hub.insert(hub);
+    h.put_dataset(
+        "noval",
+        &[
+            ("train/a.jsonl", GOOD_JSONL),
+            ("validation/v.jsonl", GOOD_JSONL),
+        ],
+    );
+    assert!(h.land("noval").await.is_empty());
+    let e = h.only_rejection();
+    assert_eq!(e.detail["reason"], "channel_not_supported");
+    assert!(h.jobs().is_empty());
+    assert!(h
+        .world
+        .objects
+        .uris(&h.config.deployment.state_key("manifests/").to_string())
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_file_in_the_validation_channel_rejects_the_dataset() {
+    let h = Harness::new();
+    h.put_dataset(
+        "badval",
+        &[
+            ("train/a.jsonl", GOOD_JSONL),
+            ("validation/v.jsonl", "not json\n"),
+        ],
+    );
+    assert!(h.land("badval").await.is_empty());
+    let e = h.only_rejection();
+    assert_eq!(e.detail["reason"], "malformed_jsonl");
+    assert_eq!(
+        e.detail["file"],
+        format!("{}validation/v.jsonl", folder_key("badval"))
+    );
+}

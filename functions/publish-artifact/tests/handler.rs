@@ -102,6 +102,7 @@ async fn the_published_manifest_lists_exactly_what_was_trained_with_size_etag_an
             "etag": "etag-train",
             "size": DATASET_BYTES,
             "version_id": "version-train",
+            "channel": "training",
         }])
     );
     let m: ArtifactManifest = serde_json::from_value(published).unwrap();
@@ -179,6 +180,12 @@ async fn a_completed_run_sends_one_model_published_with_artifact_bytes_and_lates
     assert_eq!(d["artifact_uri"], h.artifact_uri(&job).as_str());
     assert_eq!(d["artifact_bytes"], ARTIFACT_BYTES);
     assert_eq!(d["manifest_uri"], h.manifest_uri(&job).as_str());
+    // The data channels the job read, each with its frozen manifest.
+    assert_eq!(
+        d["channels"],
+        json!([{ "name": "training", "manifest_uri": record.manifest_uri.as_deref().unwrap(),
+                 "file_count": 1, "total_bytes": DATASET_BYTES }])
+    );
     assert_eq!(d["latest_updated"], true);
     assert_eq!(d["model_id"], MODEL);
     assert_eq!(d["hub_content_arn"], HUB_CONTENT_ARN);

@@ -125,6 +125,7 @@ impl Aws {
                     size: object.size().unwrap_or_default().max(0) as u64,
                     // ListObjectsV2 names no version (ListObjectVersions would, at the price of every old one).
                     version_id: None,
+                    channel: "training".into(),
                 });
             }
         }

@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::config::{Config, DatasetRules, Route, Trigger};
+use crate::domain::config::{channel_of, Config, DatasetRules, Route, Trigger, TRAINING};
 use crate::domain::inbound::ObjectLanded;
 use crate::domain::naming::{identity_hash, JobName};
 use crate::domain::rejection::{Rejection, RejectionReason};
 use crate::domain::s3uri::{S3Uri, SAGEMAKER_MAX_S3_URI_LEN};
 
+#[cfg(test)]
+mod channel_tests;
 mod frozen;
 pub use frozen::{changed_after_checks, version_id, DatasetFile, FrozenDataset};
 
@@ -207,15 +209,23 @@ pub fn check_listing(
 ) -> Result<FrozenDataset, Vec<Rejection>> {
     let rules: &DatasetRules = &route.dataset;
     let mut problems = Vec::new();
-    let files: Vec<DatasetFile> = listing
-        .iter()
-        .filter(|f| is_data_file(&f.key, route))
-        .cloned()
-        .collect();
+    let files = assign_channels(route, location, listing);
     if files.is_empty() {
         problems.push(
             Rejection::new(RejectionReason::EmptyDataset,
                 "the dataset has no data file besides the marker: upload the files first, then the marker",
+            )
+            .at(location.to_string(), None),
+        );
+    }
+    if !files.is_empty() && !files.iter().any(|f| f.channel == TRAINING) {
+        problems.push(
+            Rejection::new(
+                RejectionReason::EmptyDataset,
+                format!(
+                    "the dataset has no training data: put its training files at the folder root or in `{}/`",
+                    training_folder(rules)
+                ),
             )
             .at(location.to_string(), None),
         );
@@ -254,6 +264,7 @@ pub fn check_listing(
             location: location.clone(),
             files,
             total_bytes,
+            channel_folders: rules.channels.clone(),
         })
     } else {
         Err(problems)
@@ -261,6 +272,33 @@ pub fn check_listing(
 }
 
 /// One file's own problems: its type, and its URI's length.
+/// The data files of the listing, each with its channel (by its subfolder under the dataset folder; the one object
+/// of an object-mode dataset is training).
+fn assign_channels(route: &Route, location: &S3Uri, listing: &[DatasetFile]) -> Vec<DatasetFile> {
+    let folder = location.key().ends_with('/').then_some(location.key());
+    listing
+        .iter()
+        .filter(|f| is_data_file(&f.key, route))
+        .map(|f| {
+            let relative = folder
+                .and_then(|d| f.key.strip_prefix(d))
+                .unwrap_or_default();
+            DatasetFile {
+                channel: channel_of(relative, &route.dataset.channels).to_string(),
+                ..f.clone()
+            }
+        })
+        .collect()
+}
+
+fn training_folder(rules: &DatasetRules) -> &str {
+    rules
+        .channels
+        .iter()
+        .find(|c| c.channel == TRAINING)
+        .map_or("train", |c| c.folder.as_str())
+}
+
 fn check_file(route: &Route, location: &S3Uri, f: &DatasetFile) -> Vec<Rejection> {
     let rules = &route.dataset;
     let mut problems = Vec::new();
@@ -539,6 +577,7 @@ trigger = "object"
             etag: "e".into(),
             size,
             version_id: None,
+            channel: "training".into(),
         }
     }
 

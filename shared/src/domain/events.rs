@@ -21,6 +21,8 @@ pub const SCHEMA: u32 = 1;
 pub const RESULTS_SCHEMA: u32 = 2;
 /// The schema of `Dataset Queued`: 2 since its `reason` is a code (`QueueReason`), the words moved to `message`.
 pub const QUEUED_SCHEMA: u32 = 2;
+// `channels` (Training Run Started, Model Published) is a new field, not a new shape: like `notification`, it
+// keeps the schema numbers (docs/events.md: a breaking change gets a new number; new optional fields do not).
 pub const SOURCE: &str = "hubtune";
 
 pub const DATASET_REJECTED: &str = "Dataset Rejected";
@@ -182,7 +184,8 @@ pub fn training_run_started(r: &RunRecord) -> OutgoingEvent {
             "{} × {}, model {}",
             r.instance_count, r.instance_type, r.model_id
         ),
-        json!({ "instance_type": r.instance_type, "instance_count": r.instance_count, "model_id": r.model_id }),
+        json!({ "instance_type": r.instance_type, "instance_count": r.instance_count, "model_id": r.model_id,
+                "channels": r.channel_list() }),
     )
 }
 
@@ -234,7 +237,8 @@ pub fn model_published(
     let results = results_of(r);
     let mut detail = json!({ "artifact_uri": manifest.artifact_uri, "artifact_bytes": manifest.artifact_bytes,
             "manifest_uri": manifest_uri, "latest_updated": latest_moved,
-            "final_metrics": manifest.final_metrics, "model_id": r.model_id, "results": results });
+            "final_metrics": manifest.final_metrics, "model_id": r.model_id, "results": results,
+            "channels": r.channel_list() });
     // Only for a route with a `model_package_group`: an added, optional field (schema unchanged).
     if let Some(arn) = &r.model_package_arn {
         detail["model_package_arn"] = json!(arn);

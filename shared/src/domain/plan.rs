@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::channels::data_channel_problem;
 use crate::domain::hub::{self, python_json_string, HubContent, MetricDefinition, TrainingRecipe};
 use crate::domain::naming::{self, JobName};
 use crate::domain::rejection::{Rejection, RejectionReason};
@@ -71,6 +72,22 @@ pub enum TrainingChannel {
     Prefix(S3Uri),
 }
 
+impl TrainingChannel {
+    fn data_source(&self) -> (S3DataType, S3Uri) {
+        match self {
+            TrainingChannel::Manifest(uri) => (S3DataType::ManifestFile, uri.clone()),
+            TrainingChannel::Prefix(uri) => (S3DataType::S3Prefix, uri.as_prefix()),
+        }
+    }
+}
+
+/// A data channel beside `training` (`validation`, or a route's own): sent after training, before the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChannel {
+    pub name: String,
+    pub source: TrainingChannel,
+}
+
 #[derive(Debug, Clone)]
 pub struct PlanInput<'a> {
     pub job_name: &'a JobName,
@@ -78,6 +95,8 @@ pub struct PlanInput<'a> {
     pub hub: &'a HubContent,
     pub settings: &'a TrainingSettings,
     pub training_channel: TrainingChannel,
+    /// The other data channels, in the order they are sent (the SDK sends `fit()`'s dict in its order).
+    pub more_channels: Vec<DataChannel>,
     /// The route's name, for the `hubtune:route` tag and for messages that name the routes-file key to change.
     pub route: &'a str,
     /// The `hubtune:dataset` tag value (already sanitised: `naming::dataset_tag_value`).
@@ -454,40 +473,51 @@ fn channels(input: &PlanInput, recipe: &TrainingRecipe) -> Result<Vec<Channel>, 
     let hub_access = hub.is_reference().then(|| HubAccessConfig {
         hub_content_arn: hub.hub_content_arn.clone(),
     });
-    let (training_type, training_uri) = match &input.training_channel {
-        TrainingChannel::Manifest(uri) => (S3DataType::ManifestFile, uri.clone()),
-        TrainingChannel::Prefix(uri) => (S3DataType::S3Prefix, uri.as_prefix()),
-    };
+    let (training_type, training_uri) = input.training_channel.data_source();
     // SageMaker brokers access to the model's sample dataset only through the reference, as the SDK does.
     let training_hub_access = hub_access.clone().filter(|_| {
         recipe.default_training_dataset_uri.as_deref() == Some(training_uri.to_string().as_str())
     });
-    let mut channels = vec![
-        Channel {
-            channel_name: "training".into(),
-            data_source: s3_source(training_type, training_uri, training_hub_access, None),
-            content_type: None,
-            input_mode: None,
-            compression_type: None,
-        },
-        Channel {
-            channel_name: "model".into(),
-            data_source: s3_source(
-                // S3Prefix even for a single .tar.gz, as the SDK sends it: the key matches itself as a prefix.
-                S3DataType::S3Prefix,
-                model_artifact,
-                hub_access,
-                input
-                    .settings
-                    .accept_eula
-                    .then_some(ModelAccessConfig { accept_eula: true }),
-            ),
-            content_type: Some("application/x-sagemaker-model".into()),
-            input_mode: Some(TrainingInputMode::File),
-            // The SDK never sends TrainingArtifactCompressionType on the model channel; neither does hubtune.
-            compression_type: None,
-        },
-    ];
+    let data = |name: &str, (data_type, uri), access| Channel {
+        channel_name: name.into(),
+        data_source: s3_source(data_type, uri, access, None),
+        content_type: None,
+        input_mode: None,
+        compression_type: None,
+    };
+    let training = (training_type, training_uri);
+    let mut channels = vec![data("training", training, training_hub_access)];
+    for c in &input.more_channels {
+        let twice = input
+            .more_channels
+            .iter()
+            .filter(|o| o.name == c.name)
+            .count()
+            > 1;
+        let says = hub.document.supports_channel(&c.name);
+        let (model, route) = (&hub.hub_content_name, input.route);
+        if let Some(p) = data_channel_problem(&c.name, twice, says, model, route) {
+            return Err(p);
+        }
+        channels.push(data(&c.name, c.source.data_source(), None));
+    }
+    channels.push(Channel {
+        channel_name: "model".into(),
+        data_source: s3_source(
+            // S3Prefix even for a single .tar.gz, as the SDK sends it: the key matches itself as a prefix.
+            S3DataType::S3Prefix,
+            model_artifact,
+            hub_access,
+            input
+                .settings
+                .accept_eula
+                .then_some(ModelAccessConfig { accept_eula: true }),
+        ),
+        content_type: Some("application/x-sagemaker-model".into()),
+        input_mode: Some(TrainingInputMode::File),
+        // The SDK never sends TrainingArtifactCompressionType on the model channel; neither does hubtune.
+        compression_type: None,
+    });
     if recipe.network_isolation {
         // Under network isolation the container cannot fetch its code: it comes in as a channel.
         channels.push(Channel {
@@ -735,6 +765,7 @@ mod tests {
             hub,
             settings,
             training_channel: TrainingChannel::Prefix(FIXTURE_TRAINING.parse().unwrap()),
+            more_channels: vec![],
             route: "support-bot",
             dataset_tag: "0123456789abcdef s3://my-bucket/datasets/train/".into(),
             deployment: "hubtune",
@@ -806,6 +837,7 @@ mod tests {
             hub: &hub,
             settings: &s,
             training_channel: TrainingChannel::Manifest(manifest.clone()),
+            more_channels: vec![],
             route: "support-bot",
             dataset_tag: "x".into(),
             deployment: "hubtune",
@@ -823,6 +855,89 @@ mod tests {
         );
     }
 
+    fn two_channel_plan(
+        hub: &HubContent,
+        more: Vec<DataChannel>,
+    ) -> Result<CreateTrainingJobRequest, Rejection> {
+        let job = JobName::parse("j").unwrap();
+        let s = settings();
+        plan(&PlanInput {
+            job_name: &job,
+            region: "us-east-1",
+            hub,
+            settings: &s,
+            training_channel: TrainingChannel::Manifest("s3://bkt/m/j.json".parse().unwrap()),
+            more_channels: more,
+            route: "support-bot",
+            dataset_tag: "x".into(),
+            deployment: "hubtune",
+        })
+    }
+
+    fn validation(uri: &str) -> DataChannel {
+        DataChannel {
+            name: "validation".into(),
+            source: TrainingChannel::Manifest(uri.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_validation_channel_follows_training_with_its_own_manifest() {
+        let req =
+            two_channel_plan(&hub(), vec![validation("s3://bkt/m/j.validation.json")]).unwrap();
+        let names: Vec<&str> = req
+            .input_data_config
+            .iter()
+            .map(|c| c.channel_name.as_str())
+            .collect();
+        // The SDK's order for fit({"training": ..., "validation": ...}): the data channels, then model, then code.
+        assert_eq!(names, ["training", "validation", "model", "code"]);
+        let v = &req
+            .channel("validation")
+            .unwrap()
+            .data_source
+            .s3_data_source;
+        assert_eq!(v.s3_data_type, S3DataType::ManifestFile);
+        assert_eq!(v.s3_uri.to_string(), "s3://bkt/m/j.validation.json");
+        assert!(v.hub_access_config.is_none() && v.model_access_config.is_none());
+    }
+
+    #[test]
+    fn a_channel_the_hub_document_refuses_is_rejected_where_it_says_and_accepted_where_it_does_not()
+    {
+        let mut h = hub();
+        h.document.validation_supported = Some(false);
+        let r = two_channel_plan(&h, vec![validation("s3://bkt/m/v.json")]).unwrap_err();
+        assert_eq!(r.reason, RejectionReason::ChannelNotSupported);
+        assert!(
+            r.message.contains("routes.support-bot.channels"),
+            "{}",
+            r.message
+        );
+        // A channel the document says nothing of is accepted, and so is validation when it says nothing.
+        let dev = DataChannel {
+            name: "dev".into(),
+            ..validation("s3://bkt/m/d.json")
+        };
+        assert!(two_channel_plan(&h, vec![dev]).is_ok());
+        h.document.validation_supported = None;
+        assert!(two_channel_plan(&h, vec![validation("s3://bkt/m/v.json")]).is_ok());
+        // Names hubtune sends itself, twice, or that SageMaker refuses are never planned.
+        for bad in ["model", "code", "training", "no spaces"] {
+            let c = DataChannel {
+                name: bad.into(),
+                ..validation("s3://bkt/m/x.json")
+            };
+            let r = two_channel_plan(&h, vec![c]).unwrap_err();
+            assert_eq!(r.reason, RejectionReason::InvalidRequest, "{bad}");
+        }
+        let twice = vec![
+            validation("s3://bkt/m/1.json"),
+            validation("s3://bkt/m/2.json"),
+        ];
+        assert!(two_channel_plan(&h, twice).is_err());
+    }
+
     #[test]
     fn prefix_channel_always_ends_in_a_slash() {
         let job = JobName::parse("j").unwrap();
@@ -836,6 +951,7 @@ mod tests {
             training_channel: TrainingChannel::Prefix(
                 "s3://my-bucket/datasets/train".parse().unwrap(),
             ),
+            more_channels: vec![],
             route: "r",
             dataset_tag: "x".into(),
             deployment: "hubtune",
@@ -867,6 +983,7 @@ mod tests {
                     .parse()
                     .unwrap(),
             ),
+            more_channels: vec![],
             route: "r",
             dataset_tag: "x".into(),
             deployment: "hubtune",

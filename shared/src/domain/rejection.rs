@@ -23,6 +23,8 @@ pub enum RejectionReason {
     UnusableNotification,
     MarkerOutsideFolder,
     ArchivedObject,
+    /// The dataset has a channel (a subfolder) the model's hub document says it does not take.
+    ChannelNotSupported,
     // Its route.
     UnknownRoute,
     RouteBusy,
@@ -62,6 +64,7 @@ impl RejectionReason {
             Self::UnusableNotification => "unusable_notification",
             Self::MarkerOutsideFolder => "marker_outside_folder",
             Self::ArchivedObject => "archived_object",
+            Self::ChannelNotSupported => "channel_not_supported",
             Self::UnknownRoute => "unknown_route",
             Self::RouteBusy => "route_busy",
             Self::QueueMaxAge => "queue_max_age",

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
+use crate::domain::config::TRAINING;
 use crate::domain::dataset::{DatasetLanded, FrozenDataset};
 use crate::domain::hub::HubContent;
 use crate::domain::job::{JobDescription, JobStatus};
@@ -102,6 +103,18 @@ pub struct StatusChange {
     pub detail: Option<String>,
 }
 
+/// One data channel of a run: its name, the manifest SageMaker reads, and what that manifest lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunChannel {
+    pub name: String,
+    pub manifest_uri: String,
+    /// `None` where the record does not know (an adopted job, a record written before channels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_count: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
+}
+
 /// Flags set only after EventBridge accepted the entry (PutEvents checked entry by entry).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outbox {
@@ -128,7 +141,12 @@ pub struct RunRecord {
     /// `None` for a job adopted from SageMaker with no record of ours.
     pub dataset: Option<DatasetLanded>,
     pub frozen: Option<FrozenDataset>,
+    /// The training channel's manifest (records before channels, and adopted jobs, have only this).
     pub manifest_uri: Option<String>,
+    /// Every data channel the job reads, `training` first, each with its own frozen manifest (absent from records
+    /// written before channels: `channel_list` answers for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<RunChannel>,
     pub model_id: String,
     pub hub_content_arn: Option<String>,
     pub hub_content_version: Option<String>,
@@ -196,6 +214,23 @@ impl RunRecord {
         }
     }
 
+    /// The run's data channels with their manifests: those the record lists, else (a record written before
+    /// channels, an adopted job) the training manifest alone.
+    pub fn channel_list(&self) -> Vec<RunChannel> {
+        if !self.channels.is_empty() {
+            return self.channels.clone();
+        }
+        self.manifest_uri
+            .iter()
+            .map(|m| RunChannel {
+                name: TRAINING.into(),
+                manifest_uri: m.clone(),
+                file_count: None,
+                total_bytes: None,
+            })
+            .collect()
+    }
+
     /// Seconds from the launch to the end (or to `now` while it runs).
     pub fn duration_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
         let start = self
@@ -223,10 +258,31 @@ impl RunRecord {
             dataset,
             frozen,
             manifest,
+            channel_manifests,
             model_id,
             hub,
             request,
         } = new;
+        let channels = frozen
+            .channel_summaries()
+            .into_iter()
+            .filter_map(|c| {
+                let uri = if c.name == TRAINING {
+                    Some(manifest)
+                } else {
+                    channel_manifests
+                        .iter()
+                        .find(|(n, _)| *n == c.name)
+                        .map(|(_, u)| u)
+                };
+                uri.map(|u| RunChannel {
+                    manifest_uri: u.to_string(),
+                    file_count: Some(c.file_count),
+                    total_bytes: Some(c.total_bytes),
+                    name: c.name,
+                })
+            })
+            .collect();
         RunRecord {
             schema: RUN_SCHEMA,
             revision: 0,
@@ -237,6 +293,7 @@ impl RunRecord {
             dataset: Some(dataset.clone()),
             frozen: Some(frozen.clone()),
             manifest_uri: Some(manifest.to_string()),
+            channels,
             model_id: model_id.to_string(),
             hub_content_arn: Some(hub.hub_content_arn.clone()),
             hub_content_version: Some(hub.hub_content_version.clone()),
@@ -293,6 +350,7 @@ impl RunRecord {
             dataset: None,
             frozen: None,
             manifest_uri: d.training_input.clone(),
+            channels: vec![],
             model_id: tags.get(TAG_MODEL_ID).cloned().unwrap_or_default(),
             hub_content_arn: tags.get(TAG_HUB_CONTENT_ARN).cloned(),
             hub_content_version: tags.get(TAG_MODEL_VERSION).cloned(),
@@ -479,7 +537,10 @@ pub struct NewRun<'a> {
     pub job: &'a JobName,
     pub dataset: &'a DatasetLanded,
     pub frozen: &'a FrozenDataset,
+    /// The training channel's manifest.
     pub manifest: &'a S3Uri,
+    /// The manifest of each other channel of `frozen`.
+    pub channel_manifests: &'a [(String, S3Uri)],
     /// The route's `model_id` (the reference's name in the hub, or an alias of it).
     pub model_id: &'a str,
     pub hub: &'a HubContent,
@@ -616,6 +677,7 @@ mod tests {
             dataset: None,
             frozen: None,
             manifest_uri: None,
+            channels: vec![],
             model_id: "m".into(),
             hub_content_arn: None,
             hub_content_version: None,

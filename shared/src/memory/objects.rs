@@ -202,6 +202,7 @@ impl ObjectStore for MemoryObjects {
                     size: o.body.len() as u64,
                     // As ListObjectsV2: no version.
                     version_id: None,
+                    channel: "training".into(),
                 })
                 .collect();
             Listing {

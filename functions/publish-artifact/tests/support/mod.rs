@@ -153,8 +153,10 @@ impl Harness {
                 etag: "etag-train".into(),
                 size: DATASET_BYTES,
                 version_id: Some("version-train".into()),
+                channel: "training".into(),
             }],
             total_bytes: DATASET_BYTES,
+            channel_folders: vec![],
         };
         let hub = HubContent::from_describe_json(include_str!(
             "../../../../fixtures/hub/describe-hub-content.model-reference.json"
@@ -169,6 +171,7 @@ impl Harness {
                 dataset: &dataset,
                 frozen: &frozen,
                 manifest: &manifest,
+                channel_manifests: &[],
                 model_id: MODEL,
                 hub: &hub,
                 request,

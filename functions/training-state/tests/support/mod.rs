@@ -114,6 +114,7 @@ impl Harness {
             training_channel: TrainingChannel::Manifest(
                 self.config.deployment.manifest_key(job.as_str()),
             ),
+            more_channels: vec![],
             route: ROUTE,
             dataset_tag: dataset_tag_value(&d.location.to_string(), &hash),
             deployment: &self.config.deployment.name,
@@ -134,8 +135,10 @@ impl Harness {
                 etag: "etag-train".into(),
                 size: 42,
                 version_id: None,
+                channel: "training".into(),
             }],
             total_bytes: 42,
+            channel_folders: vec![],
         };
         let manifest = self.config.deployment.manifest_key(job.as_str());
         RunRecord::launching(
@@ -144,6 +147,7 @@ impl Harness {
                 dataset: &d,
                 frozen: &frozen,
                 manifest: &manifest,
+                channel_manifests: &[],
                 model_id: MODEL,
                 hub: &hub_content(),
                 request: &request,

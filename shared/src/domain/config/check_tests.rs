@@ -38,6 +38,7 @@ fn planned(config: &Config, c: &Case) -> Result<serde_json::Value, String> {
         hub: &hub,
         settings: &route.training,
         training_channel: TrainingChannel::Prefix(DATASET.parse().map_err(|e| format!("{e}"))?),
+        more_channels: vec![],
         route: "a",
         dataset_tag: "tag".into(),
         deployment: &config.deployment.name,

@@ -12,6 +12,7 @@ mod raw;
 mod request;
 mod route;
 
+pub use crate::domain::channels::{channel_of, ChannelFolder, TRAINING, VALIDATION};
 pub use duration::parse_duration;
 pub use model::*;
 pub use parse::parse;

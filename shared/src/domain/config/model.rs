@@ -62,6 +62,8 @@ pub struct DatasetRules {
     /// Lower-case file extensions without the dot.
     pub allowed_extensions: Vec<String>,
     pub max_files: usize,
+    /// Which subfolder feeds which channel (`training` first).
+    pub channels: Vec<crate::domain::channels::ChannelFolder>,
 }
 
 /// A route's spend cap per UTC day: jobs launched, and training hours reserved (a job's MaxRuntimeInSeconds times
@@ -188,6 +190,16 @@ impl Deployment {
     /// The frozen manifest a job's training channel reads.
     pub fn manifest_key(&self, job: &str) -> S3Uri {
         self.state_key(&format!("manifests/{job}.json"))
+    }
+
+    /// The frozen manifest a job's channel reads: the training channel's is `manifest_key` (where it always was),
+    /// another channel's sits beside it as `<job>.<channel>.json`.
+    pub fn channel_manifest_key(&self, job: &str, channel: &str) -> S3Uri {
+        if channel == crate::domain::channels::TRAINING {
+            self.manifest_key(job)
+        } else {
+            self.state_key(&format!("manifests/{job}.{channel}.json"))
+        }
     }
 
     /// The pointer to a route's newest published model.

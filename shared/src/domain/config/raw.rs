@@ -71,6 +71,8 @@ pub(crate) struct RawRoute {
     pub(crate) hourly_price_usd: Option<f64>,
     pub(crate) model_package_group: Option<String>,
     pub(crate) model_approval_status: Option<String>,
+    /// Channel name → dataset subfolder (replaces the default map, not merged with it).
+    pub(crate) channels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,7 +129,8 @@ impl RawRoute {
             allowed_extensions,
             hourly_price_usd,
             model_package_group,
-            model_approval_status
+            model_approval_status,
+            channels
         );
         // Maps merge: a route adds to (and overrides) the defaults' entries.
         fn merge<V: Clone>(

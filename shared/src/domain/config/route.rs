@@ -280,6 +280,8 @@ fn dataset_rules(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<DatasetRule
         max_total_bytes: max_total_bytes as u64,
         allowed_extensions,
         max_files,
+        channels: crate::domain::channels::route_channels(&p("channels"), r.channels.as_ref())
+            .map_err(|(path, message)| invalid(path, message))?,
     })
 }
 

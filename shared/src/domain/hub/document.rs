@@ -124,6 +124,9 @@ pub struct HubDocument {
     pub training_enable_network_isolation: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_training_dataset_uri: Option<String>,
+    /// Whether the model's training script reads a `validation` channel; absent: the document does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_supported: Option<bool>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub gated_bucket: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,6 +287,16 @@ impl HubDocument {
             gated: self.is_gated(),
             eula_uri: self.hosting_eula_uri.clone(),
         })
+    }
+
+    /// Whether the document says the model takes this input channel: `Some(false)` only where it says so
+    /// (`ValidationSupported: false` for `validation`); `None` where it says nothing, and hubtune accepts.
+    pub fn supports_channel(&self, channel: &str) -> Option<bool> {
+        match channel {
+            crate::domain::channels::TRAINING => Some(self.training_supported),
+            crate::domain::channels::VALIDATION => self.validation_supported,
+            _ => None,
+        }
     }
 
     /// Training is supported, and on this instance type.
