@@ -30,6 +30,7 @@ fn record() -> RunRecord {
         results: None,
         model_package_arn: None,
         billable_seconds: None,
+        channels: vec![],
         outbox: Outbox::default(),
         created_at: now,
         updated_at: now,
