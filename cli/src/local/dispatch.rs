@@ -158,10 +158,18 @@ impl Dispatcher {
                 continue;
             }
             let payload = sqs_event(&messages, arn);
+            // Boxed: a handler's future is large in a debug build, and the dispatcher may run on a thread with a
+            // small stack (a test's 2 MiB); Lambda runs it on the main thread.
             let result = match f {
-                FunctionName::LaunchFinetune => launch_finetune::handle(&self.ctx, payload).await,
-                FunctionName::TrainingState => training_state::handle(&self.ctx, payload).await,
-                FunctionName::PublishArtifact => publish_artifact::handle(&self.ctx, payload).await,
+                FunctionName::LaunchFinetune => {
+                    Box::pin(launch_finetune::handle(&self.ctx, payload)).await
+                }
+                FunctionName::TrainingState => {
+                    Box::pin(training_state::handle(&self.ctx, payload)).await
+                }
+                FunctionName::PublishArtifact => {
+                    Box::pin(publish_artifact::handle(&self.ctx, payload)).await
+                }
             };
             let (failed_ids, error) = failures(&result, &messages);
             self.settle(url, &messages, &failed_ids).await?;
