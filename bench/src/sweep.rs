@@ -61,6 +61,7 @@ fn record(i: usize, status: RunStatus, outbox: Outbox) -> Result<RunRecord, BoxE
         results: None,
         billable_seconds: None,
         model_package_arn: None,
+        launch_attempts: vec![],
         channels: vec![],
         outbox,
         created_at: now,

@@ -94,11 +94,19 @@ struct Launch<'a> {
 struct Planned {
     frozen: FrozenDataset,
     hub: Arc<HubContent>,
-    request: CreateTrainingJobRequest,
+    /// One request per instance type, in the order they are tried (capacity fallback); never empty.
+    requests: Vec<CreateTrainingJobRequest>,
     /// The training channel's manifest.
     manifest: S3Uri,
     /// Each other channel's manifest, in the order the request sends them.
     channel_manifests: Vec<(String, S3Uri)>,
+}
+
+impl Planned {
+    /// The training hours a launch reserves of its route's day: the most any of its types would use.
+    fn hours(&self) -> f64 {
+        self.requests.iter().map(request_hours).fold(0.0, f64::max)
+    }
 }
 
 impl Launch<'_> {
@@ -129,7 +137,7 @@ impl Launch<'_> {
             }
             Err(problems) => return self.reject(problems).await,
         };
-        let hours = request_hours(&planned.request);
+        let hours = planned.hours();
         let queued = Queued {
             d: self.d,
             ev: &self.ev,
@@ -156,16 +164,13 @@ impl Launch<'_> {
             return Ok(refused);
         }
         crash_point("launch.before_create", &scope)?;
-        let arn = match self.ctx.jobs.create(&planned.request).await {
-            Ok(arn) => arn,
-            Err(e) => match self.after_create_failure(e, &planned.frozen).await? {
-                Ok(arn) => arn,
-                Err(outcome) => return Ok(outcome),
-            },
+        let (arn, instance_type, known) = match self.create_in_order(&planned, known).await? {
+            Ok(created) => created,
+            Err(outcome) => return Ok(outcome),
         };
         crash_point("launch.after_create", &scope)?;
-        self.announce(known, &arn).await?;
-        tracing::info!(job_arn = %arn, instance_type = %planned.request.resource_config.instance_type, "training job launched");
+        self.announce(known, &arn, &instance_type).await?;
+        tracing::info!(job_arn = %arn, %instance_type, "training job launched");
         let deployment = &self.config.deployment.name;
         metrics::launched(self.ctx.now(), deployment, &self.route.name, self.d.time);
         Ok(Outcome::Launched {
@@ -204,12 +209,55 @@ impl Launch<'_> {
         self.ev.hub_content_version = Some(hub.hub_content_version.clone());
         let manifest = self.config.deployment.manifest_key(self.job.as_str());
         let channel_manifests = self.channel_manifests(&frozen);
+        let mut requests = vec![];
+        for instance_type in self.instance_types() {
+            match self.plan_one(&hub, &manifest, &channel_manifests, instance_type) {
+                Ok(request) => requests.push(request),
+                Err(problems) => return Ok(Err(problems)),
+            }
+        }
+        let planned = Planned {
+            frozen,
+            hub,
+            requests,
+            manifest,
+            channel_manifests,
+        };
+        let (route, hours) = (&self.route.name, planned.hours());
+        if let Some(rej) = route_queue::check_reservation(route, &self.route.budget, hours) {
+            return Ok(Err(rej.into()));
+        }
+        Ok(Ok(planned))
+    }
+
+    /// The types this delivery tries, in order: the route's list (`None`: the hub document's default type).
+    fn instance_types(&self) -> Vec<Option<String>> {
+        let types = &self.route.instance_types;
+        if types.is_empty() {
+            return vec![None];
+        }
+        types.iter().cloned().map(Some).collect()
+    }
+
+    /// The request for one instance type (with the hub document's variant for it), valid before spend: what AWS
+    /// would refuse is refused here, before a slot or a manifest.
+    fn plan_one(
+        &self,
+        hub: &HubContent,
+        manifest: &S3Uri,
+        channel_manifests: &[(String, S3Uri)],
+        instance_type: Option<String>,
+    ) -> std::result::Result<CreateTrainingJobRequest, Problems> {
+        let settings = plan::TrainingSettings {
+            instance_type,
+            ..self.route.training.clone()
+        };
         let hash = self.d.identity.hash(&self.config.deployment.name);
         let request = plan::plan(&PlanInput {
             job_name: &self.job,
             region: &self.config.deployment.region,
-            hub: &hub,
-            settings: &self.route.training,
+            hub,
+            settings: &settings,
             training_channel: TrainingChannel::Manifest(manifest.clone()),
             more_channels: channel_manifests
                 .iter()
@@ -221,31 +269,81 @@ impl Launch<'_> {
             route: &self.route.name,
             dataset_tag: dataset_tag_value(&self.d.location.to_string(), &hash),
             deployment: &self.config.deployment.name,
-        });
-        let request = match request {
-            Ok(request) => request,
-            Err(rej) => return Ok(Err(rej.into())),
-        };
-        // Valid before spend: what AWS would refuse is refused here, before a slot or a manifest.
+        })?;
         let mut invalid = validate::training_job(&request);
         invalid.extend(validate::state_keys(
             &self.config.deployment,
             self.job.as_str(),
         ));
-        if let Some(problems) = Problems::from_vec(invalid.iter().map(invalid_request).collect()) {
-            return Ok(Err(problems));
+        match Problems::from_vec(invalid.iter().map(invalid_request).collect()) {
+            Some(problems) => Err(problems),
+            None => Ok(request),
         }
-        let (route, hours) = (&self.route.name, request_hours(&request));
-        if let Some(rej) = route_queue::check_reservation(route, &self.route.budget, hours) {
-            return Ok(Err(rej.into()));
+    }
+
+    /// CreateTrainingJob with each type in turn, while SageMaker refuses for quota or capacity and a type is left.
+    /// Every refusal is kept in the record before the next type is tried. `Ok(Ok)`: the job, the type it runs on and
+    /// the record as last written; `Ok(Err)`: the dataset ended here (queued once every type was refused, or
+    /// rejected).
+    async fn create_in_order(
+        &self,
+        p: &Planned,
+        mut known: Option<Versioned<RunRecord>>,
+    ) -> Result<std::result::Result<(String, String, Option<Versioned<RunRecord>>), Outcome>> {
+        for (i, request) in p.requests.iter().enumerate() {
+            let instance_type = request.resource_config.instance_type.clone();
+            let e = match self.ctx.jobs.create(request).await {
+                Ok(arn) => return Ok(Ok((arn, instance_type, known))),
+                Err(e) => e,
+            };
+            let next = p
+                .requests
+                .get(i + 1)
+                .map(|r| r.resource_config.instance_type.as_str());
+            let fallback = p.requests.len() > 1;
+            if launch::create_failure(&e) == CreateFailure::Capacity && fallback {
+                tracing::warn!(error = %e, %instance_type, next = next.unwrap_or("none"), "SageMaker refused this instance type for quota or capacity");
+                known = self
+                    .note_refusal(known, &instance_type, next, e.to_string())
+                    .await?;
+            }
+            if next.is_none() || launch::create_failure(&e) != CreateFailure::Capacity {
+                return Ok(match self.after_create_failure(e, &p.frozen).await? {
+                    Ok((arn, running_on)) => Ok((arn, running_on.unwrap_or(instance_type), known)),
+                    Err(outcome) => Err(outcome),
+                });
+            }
         }
-        Ok(Ok(Planned {
-            frozen,
-            hub,
-            request,
-            manifest,
-            channel_manifests,
-        }))
+        // `instance_types` always gives one type at least, and the last one's failure returns above.
+        Err(Error::Invalid(
+            "no CreateTrainingJob request was planned".into(),
+        ))
+    }
+
+    /// A refused type goes into the record (and so into every event of the run) before the next is tried.
+    async fn note_refusal(
+        &self,
+        known: Option<Versioned<RunRecord>>,
+        instance_type: &str,
+        next: Option<&str>,
+        detail: String,
+    ) -> Result<Option<Versioned<RunRecord>>> {
+        let now = self.ctx.now();
+        let refuse = |r: &mut RunRecord| {
+            r.refused_on(instance_type, next, detail.clone(), now);
+            Ok(true)
+        };
+        match known {
+            Some(v) => Ok(Some(
+                self.ctx.store.update_known(&self.key, v, refuse).await?,
+            )),
+            None => {
+                let v = self.ctx.store.read_existing(&self.key).await?;
+                Ok(Some(
+                    self.ctx.store.update_known(&self.key, v, refuse).await?,
+                ))
+            }
+        }
     }
 
     /// Every channel of the folder beside training is frozen in its own manifest, which the request names.
@@ -329,7 +427,7 @@ impl Launch<'_> {
                         channel_manifests: &p.channel_manifests,
                         model_id: &self.route.model_id,
                         hub: &p.hub,
-                        request: &p.request,
+                        request: &p.requests[0],
                     },
                     now,
                 );
@@ -357,13 +455,14 @@ impl Launch<'_> {
         Ok(written)
     }
 
-    /// CreateTrainingJob failed: `Ok(Ok(arn))` when the job turns out to be ours after all, `Ok(Err(outcome))` when
-    /// the dataset ended here (queued or rejected), `Err` when the message must come back.
+    /// CreateTrainingJob failed: `Ok(Ok((arn, type)))` when the job turns out to be ours after all (created by an
+    /// earlier delivery, on the type it names), `Ok(Err(outcome))` when the dataset ended here (queued or rejected),
+    /// `Err` when the message must come back.
     async fn after_create_failure(
         &self,
         e: Error,
         frozen: &FrozenDataset,
-    ) -> Result<std::result::Result<String, Outcome>> {
+    ) -> Result<std::result::Result<(String, Option<String>), Outcome>> {
         let (ctx, config) = (self.ctx, self.config);
         match launch::create_failure(&e) {
             CreateFailure::KeepMessage => Err(e),
@@ -372,7 +471,7 @@ impl Launch<'_> {
                     tracing::info!(
                         "job already exists with our dataset's tags: finishing its record"
                     );
-                    return Ok(Ok(existing.arn));
+                    return Ok(Ok((existing.arn, existing.instance_type)));
                 }
                 release_slot(ctx, config, &self.route.name, self.job.as_str()).await?;
                 let rej = Rejection::new(
@@ -386,19 +485,31 @@ impl Launch<'_> {
                 release_slot(ctx, config, &self.route.name, self.job.as_str()).await?;
                 let now = ctx.now();
                 let detail = e.to_string();
-                ctx.store
-                    .update::<RunRecord, (), _>(&self.key, |r| {
+                let attempts = ctx
+                    .store
+                    .update::<RunRecord, _, _>(&self.key, |r| {
                         let Some(mut r) = r else {
-                            return Ok(Decision::Keep(()));
+                            return Ok(Decision::Keep(vec![]));
                         };
                         r.advance(RunStatus::Queued, now, Some(detail.clone()));
-                        Ok(Decision::Write(r, ()))
+                        Ok(Decision::Write(r.clone(), r.launch_attempts))
                     })
                     .await?;
-                let why = format!("SageMaker refused the launch: {e}");
+                let why = if attempts.is_empty() {
+                    format!("SageMaker refused the launch: {e}")
+                } else {
+                    format!(
+                        "SageMaker refused every instance type of the route ({}): {e}",
+                        self.route.instance_types.join(", ")
+                    )
+                };
+                let ev = EventContext {
+                    launch_attempts: attempts,
+                    ..self.ev.clone()
+                };
                 let queued = Queued {
                     d: self.d,
-                    ev: &self.ev,
+                    ev: &ev,
                     frozen,
                     from_queue: self.is_from_queue(),
                 };
@@ -461,7 +572,12 @@ impl Launch<'_> {
     /// PutEvents accepted the entry. A crash in between leaves the record `Launching` while the job exists: the
     /// redelivery (ResourceInUse, and the job is ours) or the sweep finishes it, and the event goes out again with
     /// the same `event_id`.
-    async fn announce(&self, known: Option<Versioned<RunRecord>>, arn: &str) -> Result<()> {
+    async fn announce(
+        &self,
+        known: Option<Versioned<RunRecord>>,
+        arn: &str,
+        instance_type: &str,
+    ) -> Result<()> {
         let ctx = self.ctx;
         let current = match known {
             Some(v) => v,
@@ -470,6 +586,7 @@ impl Launch<'_> {
         let at = ctx.now();
         let launched = |r: &mut RunRecord| {
             r.job_arn = Some(arn.to_string());
+            r.launched_on(instance_type, at);
             r.advance(RunStatus::Launched, at, None);
         };
         let mut preview = current.value.clone();

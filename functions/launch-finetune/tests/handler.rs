@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use hubtune::domain::capacity::AttemptOutcome;
 use hubtune::domain::config::{self, Config, DeploymentEnv};
 use hubtune::domain::dataset::DatasetIdentity;
 use hubtune::domain::events::{
@@ -184,9 +185,21 @@ impl Harness {
 
     /// The default route with these TOML keys added, e.g. `max_concurrent_jobs = 1`.
     fn with_route(extra: &str) -> Self {
+        Self::with_routes_file(&routes_toml(extra))
+    }
+
+    /// The default route launching on these instance types in order (capacity fallback).
+    fn with_instance_types(types: &[&str]) -> Self {
+        let list = format!("instance_types = {types:?}\n");
+        Self::with_routes_file(
+            &routes_toml("").replace("instance_type = \"ml.g5.2xlarge\"\n", &list),
+        )
+    }
+
+    fn with_routes_file(toml: &str) -> Self {
         let world = World::new();
         world.hub.insert(hub_content());
-        let (config, ctx) = world.context(&routes_toml(extra));
+        let (config, ctx) = world.context(toml);
         Self { world, config, ctx }
     }
 
@@ -919,6 +932,127 @@ async fn a_dataset_refused_for_capacity_launches_from_the_queue_when_a_slot_free
             RunStatus::Queued,
             RunStatus::Launching,
             RunStatus::Launched
+        ]
+    );
+    assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 1);
+}
+
+#[tokio::test]
+async fn a_type_refused_for_capacity_launches_on_the_next_type_with_its_own_variant() {
+    let h = Harness::with_instance_types(&["ml.g5.2xlarge", "ml.g4dn.12xlarge"]);
+    // The document as published supports g5 only; this one also trains on the g4dn variant it describes.
+    let mut hub = hub_content();
+    hub.document
+        .supported_training_instance_types
+        .push("ml.g4dn.12xlarge".into());
+    h.world.hub.insert(hub);
+    h.put_good("fallback");
+    let job = h.job_for("fallback");
+    // No ml.g5.2xlarge to be had, however often it is asked for.
+    h.world.jobs.faults.fail_always(
+        "CreateTrainingJob",
+        "ml.g5.2xlarge",
+        capacity_refusal("CreateTrainingJob"),
+    );
+    assert!(h.land("fallback").await.is_empty());
+
+    assert_eq!(h.jobs(), [job.as_str()]);
+    assert_eq!(h.world.jobs.calls.get("CreateTrainingJob"), 2);
+    let created = h.world.jobs.get(&job).expect("the job").request;
+    assert_eq!(created.resource_config.instance_type, "ml.g4dn.12xlarge");
+    // The hub document's ml.g4dn.12xlarge variant sets its own hyperparameter defaults (int8 quantization on).
+    assert_eq!(created.hyper_parameters["int8_quantization"], "\"True\"");
+    assert!(h.queue().is_empty());
+    let r = h.record(&job).expect("the record");
+    assert_eq!(r.status, RunStatus::Launched);
+    assert_eq!(r.instance_type, "ml.g4dn.12xlarge");
+    let tried: Vec<_> = r
+        .launch_attempts
+        .iter()
+        .map(|a| (a.instance_type.as_str(), a.outcome))
+        .collect();
+    assert_eq!(
+        tried,
+        [
+            ("ml.g5.2xlarge", AttemptOutcome::Refused),
+            ("ml.g4dn.12xlarge", AttemptOutcome::Launched)
+        ]
+    );
+    assert!(r.launch_attempts[0]
+        .detail
+        .as_deref()
+        .unwrap_or_default()
+        .contains("ResourceLimitExceeded"));
+    let started = h.events(TRAINING_RUN_STARTED);
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].detail["instance_type"], "ml.g4dn.12xlarge");
+    assert_eq!(
+        started[0].detail["launch_attempts"][0]["outcome"],
+        "refused"
+    );
+    assert_eq!(
+        started[0].detail["launch_attempts"][1]["outcome"],
+        "launched"
+    );
+    assert!(h.events(DATASET_QUEUED).is_empty());
+}
+
+#[tokio::test]
+async fn every_type_refused_queues_the_dataset_and_the_queue_launches_it_on_the_first_type_with_capacity(
+) {
+    let h = Harness::with_instance_types(&["ml.g5.2xlarge", "ml.g5.4xlarge"]);
+    h.put_good("none-left");
+    let job = h.job_for("none-left");
+    h.world.jobs.faults.fail(
+        "CreateTrainingJob",
+        "ml.g5.2xlarge",
+        2,
+        capacity_refusal("CreateTrainingJob"),
+    );
+    h.world.jobs.faults.fail(
+        "CreateTrainingJob",
+        "ml.g5.4xlarge",
+        1,
+        capacity_refusal("CreateTrainingJob"),
+    );
+    assert!(h.land("none-left").await.is_empty());
+
+    assert_eq!(h.world.jobs.count(), 0);
+    let queued = h.events(DATASET_QUEUED);
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].detail["reason"], "capacity");
+    assert_eq!(
+        queued[0].detail["launch_attempts"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        queued[0].detail
+    );
+    assert_eq!(
+        h.record(&job).expect("the record").status,
+        RunStatus::Queued
+    );
+    assert!(h.slots().expect("slots").holders.is_empty());
+
+    // Later, a slot frees: the list is tried again from its first type; ml.g5.2xlarge is still refused once,
+    // ml.g5.4xlarge has capacity now.
+    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    assert_eq!(h.jobs(), [job.as_str()]);
+    assert!(h.queue().is_empty());
+    let r = h.record(&job).expect("the record");
+    assert_eq!(r.status, RunStatus::Launched);
+    assert_eq!(r.instance_type, "ml.g5.4xlarge");
+    let tried: Vec<_> = r
+        .launch_attempts
+        .iter()
+        .map(|a| (a.instance_type.as_str(), a.outcome))
+        .collect();
+    assert_eq!(
+        tried,
+        [
+            ("ml.g5.2xlarge", AttemptOutcome::Refused),
+            ("ml.g5.4xlarge", AttemptOutcome::Refused),
+            ("ml.g5.2xlarge", AttemptOutcome::Refused),
+            ("ml.g5.4xlarge", AttemptOutcome::Launched)
         ]
     );
     assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 1);

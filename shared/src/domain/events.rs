@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::domain::capacity::LaunchAttempt;
 use crate::domain::naming::identity_hash;
 use crate::domain::publication::ArtifactManifest;
 use crate::domain::rejection::Problems;
@@ -61,6 +62,9 @@ pub struct EventContext {
     pub job_arn: Option<String>,
     pub hub_content_arn: Option<String>,
     pub hub_content_version: Option<String>,
+    /// Capacity fallback: each instance type tried, when more than the first was (an added, optional field).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub launch_attempts: Vec<LaunchAttempt>,
 }
 
 impl EventContext {
@@ -72,6 +76,7 @@ impl EventContext {
             job_arn: r.job_arn.clone(),
             hub_content_arn: r.hub_content_arn.clone(),
             hub_content_version: r.hub_content_version.clone(),
+            launch_attempts: r.launch_attempts.clone(),
         }
     }
 }
@@ -115,6 +120,9 @@ fn build(
     });
     if let (Value::Object(d), Value::Object(e)) = (&mut detail, extra) {
         d.extend(e);
+    }
+    if !ctx.launch_attempts.is_empty() {
+        detail["launch_attempts"] = json!(ctx.launch_attempts);
     }
     OutgoingEvent {
         source: SOURCE.to_string(),

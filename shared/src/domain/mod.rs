@@ -1,6 +1,7 @@
 //! The pure core: what hubtune decides, given what was read. Nothing here does I/O, reads a clock (time is passed
 //! in) or names an SDK type; `scripts/check-structure` keeps it so.
 
+pub mod capacity;
 pub mod channels;
 pub mod config;
 pub mod dataset;

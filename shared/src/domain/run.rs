@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
+use crate::domain::capacity::{AttemptOutcome, LaunchAttempt};
 use crate::domain::config::TRAINING;
 use crate::domain::dataset::{DatasetLanded, FrozenDataset};
 use crate::domain::hub::HubContent;
@@ -169,6 +170,10 @@ pub struct RunRecord {
     /// `Model Published` goes out so a redelivered publication announces it without registering again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_package_arn: Option<String>,
+    /// Capacity fallback: every instance type tried for this dataset, in order, with how it ended (absent when the
+    /// first try launched). Attempts of an earlier job that failed at start for capacity are carried over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launch_attempts: Vec<LaunchAttempt>,
     pub outbox: Outbox,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -202,6 +207,47 @@ impl RunRecord {
         });
         self.updated_at = at;
         Applied::Moved
+    }
+
+    /// CreateTrainingJob refused `instance_type` for quota or capacity: the attempt is kept, and the record names
+    /// the type tried next (`None`: none is left, the dataset goes back to its queue).
+    pub fn refused_on(
+        &mut self,
+        instance_type: &str,
+        next: Option<&str>,
+        detail: String,
+        at: DateTime<Utc>,
+    ) {
+        self.launch_attempts.push(LaunchAttempt {
+            job_name: self.job_name.to_string(),
+            instance_type: instance_type.to_string(),
+            outcome: AttemptOutcome::Refused,
+            at,
+            detail: Some(detail),
+        });
+        if let Some(next) = next {
+            self.instance_type = next.to_string();
+        }
+        self.updated_at = at;
+    }
+
+    /// The job launched on `instance_type`: kept as the last attempt when there were others before it (a run that
+    /// launched on its first try lists none).
+    pub fn launched_on(&mut self, instance_type: &str, at: DateTime<Utc>) {
+        self.instance_type = instance_type.to_string();
+        let tried = self
+            .launch_attempts
+            .iter()
+            .any(|a| a.job_name == self.job_name.as_str() && a.outcome == AttemptOutcome::Launched);
+        if !self.launch_attempts.is_empty() && !tried {
+            self.launch_attempts.push(LaunchAttempt {
+                job_name: self.job_name.to_string(),
+                instance_type: instance_type.to_string(),
+                outcome: AttemptOutcome::Launched,
+                at,
+                detail: None,
+            });
+        }
     }
 
     /// Every event that a record in this state still owes, in the order they go out.
@@ -311,6 +357,7 @@ impl RunRecord {
             results: None,
             billable_seconds: None,
             model_package_arn: None,
+            launch_attempts: vec![],
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -368,6 +415,7 @@ impl RunRecord {
             results: None,
             billable_seconds: None,
             model_package_arn: None,
+            launch_attempts: vec![],
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -691,6 +739,7 @@ mod tests {
             results: None,
             billable_seconds: None,
             model_package_arn: None,
+            launch_attempts: vec![],
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,

@@ -196,8 +196,12 @@ fn transition(
 impl TrainingJobs for MemoryJobs {
     async fn create(&self, request: &CreateTrainingJobRequest) -> Result<String> {
         self.calls.count("CreateTrainingJob");
-        self.faults
-            .check("CreateTrainingJob", &request.training_job_name)?;
+        // A fault's target may name the job or the instance type (a type SageMaker has no capacity for).
+        let target = format!(
+            "{} {}",
+            request.training_job_name, request.resource_config.instance_type
+        );
+        self.faults.check("CreateTrainingJob", &target)?;
         let description = self.describe_new(request);
         let mut jobs = lock(&self.jobs);
         if jobs.contains_key(&request.training_job_name) {

@@ -146,9 +146,10 @@ pub(crate) fn check_guardrails(mut config: Config) -> Result<Config, ConfigError
 fn route_guardrails(g: &Guardrails, r: &Route) -> Result<(), ConfigError> {
     let at = |key: &str| format!("routes.{}.{key}", r.name);
     let t = &r.training;
-    if let Some(i) = &t.instance_type {
-        if let Some(m) = g.instance_refusal(i) {
-            return Err(invalid(at("instance_type"), m));
+    for (i, instance) in r.instance_types.iter().enumerate() {
+        if let Some(m) = g.instance_refusal(instance) {
+            let e = invalid(at("instance_type"), m);
+            return Err(super::route::at_list(e, r.instance_types.len() > 1, i));
         }
     }
     if let (Some(s), Some(cap)) = (t.max_runtime_seconds, g.max_runtime_cap_seconds) {

@@ -111,6 +111,26 @@ queue_max_age = "3d"
     }
 
     #[test]
+    fn instance_types_are_tried_in_order_and_a_route_list_replaces_the_defaults_type() {
+        let one = parse_ok(GOOD);
+        let r = one.route("support-bot").unwrap();
+        assert_eq!(r.instance_types, ["ml.g5.2xlarge"]);
+        let listed = GOOD.replace(
+            "instance_type = \"ml.g5.2xlarge\"",
+            "instance_types = [\"ml.g5.4xlarge\", \"ml.g5.2xlarge\"]",
+        );
+        // The defaults' single type is not inherited beside the route's list (the route would name both).
+        let listed = listed.replace(
+            "[defaults]\n",
+            "[defaults]\ninstance_type = \"ml.g5.12xlarge\"\n",
+        );
+        let c = parse_ok(&listed);
+        let r = c.route("support-bot").unwrap();
+        assert_eq!(r.instance_types, ["ml.g5.4xlarge", "ml.g5.2xlarge"]);
+        assert_eq!(r.training.instance_type.as_deref(), Some("ml.g5.4xlarge"));
+    }
+
+    #[test]
     fn bad_values_name_route_and_key() {
         let e = parse_err(&GOOD.replace("max_concurrent_jobs = 2", "max_concurrent_jobs = 0"));
         assert!(

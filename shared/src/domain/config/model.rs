@@ -104,6 +104,9 @@ pub struct Route {
     pub hourly_price_usd: Option<f64>,
     /// Where publish-artifact registers the run's model as a model package version (`model_package_group`).
     pub registry: Option<crate::domain::registry::settings::Registry>,
+    /// The instance types to launch on, in order (`instance_types`, or the one `instance_type`): on a quota or
+    /// capacity refusal the next is tried. Empty: the hub document's default type, with no fallback.
+    pub instance_types: Vec<String>,
 }
 
 /// Settings of the whole deployment: the template sets them as environment variables; a `[deployment]` table in

@@ -44,6 +44,8 @@ pub(crate) struct RawRoute {
     pub(crate) model_version: Option<String>,
     pub(crate) accept_eula: Option<bool>,
     pub(crate) instance_type: Option<String>,
+    /// Capacity fallback: the instance types to try, in order (instead of `instance_type`).
+    pub(crate) instance_types: Option<Vec<String>>,
     pub(crate) instance_count: Option<i64>,
     pub(crate) max_instance_count: Option<i64>,
     pub(crate) volume_size_gb: Option<i64>,
@@ -105,7 +107,6 @@ impl RawRoute {
             model_id,
             model_version,
             accept_eula,
-            instance_type,
             instance_count,
             max_instance_count,
             volume_size_gb,
@@ -132,6 +133,12 @@ impl RawRoute {
             model_approval_status,
             channels
         );
+        // One choice of instance: a route that names a type (or a list) takes none of the defaults' (inheriting the
+        // other key would make it name both).
+        if self.instance_type.is_none() && self.instance_types.is_none() {
+            self.instance_type = d.instance_type.clone();
+            self.instance_types = d.instance_types.clone();
+        }
         // Maps merge: a route adds to (and overrides) the defaults' entries.
         fn merge<V: Clone>(
             own: Option<BTreeMap<String, V>>,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::capacity::MAX_INSTANCE_TYPES;
 use crate::domain::config::duration::parse_duration;
 use crate::domain::config::model::{
     invalid, BusyPolicy, ConfigError, DailyBudget, DatasetRules, Deployment, Route, Trigger,
@@ -53,8 +54,22 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         .clone()
         .filter(|v| !v.is_empty() && v != "*" && v != "latest");
     let trigger = trigger(&p, r.trigger.as_deref(), r.marker.clone())?;
+    let instance_types = instance_types(&p, &r)?;
+    let listed = r.instance_types.is_some();
+    let r = RawRoute {
+        instance_type: instance_types.first().cloned(),
+        ..r
+    };
     let training = training(name, &p, &r, dep)?;
-    check_route_request(name, &prefix, &training, dep)?;
+    // Every type of the list makes a request of its own: each is checked as the first is.
+    for (i, t) in instance_types.iter().enumerate() {
+        let mut s = training.clone();
+        s.instance_type = Some(t.clone());
+        check_route_request(name, &prefix, &s, dep).map_err(|e| at_list(e, listed, i))?;
+    }
+    if instance_types.is_empty() {
+        check_route_request(name, &prefix, &training, dep)?;
+    }
     let max_concurrent_jobs = positive(&p("max_concurrent_jobs"), r.max_concurrent_jobs, 1, 1000)?;
     let queue_max_age = match &r.queue_max_age {
         None => DEFAULT_QUEUE_MAX_AGE,
@@ -79,7 +94,58 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         training,
         hourly_price_usd,
         registry,
+        instance_types,
     })
+}
+
+/// `instance_type`, or `instance_types` (capacity fallback) in the order they are tried: the first is the one the
+/// plan starts with. Empty: the route names none, and the hub document's default is used.
+fn instance_types(p: &dyn Fn(&str) -> String, r: &RawRoute) -> Result<Vec<String>, ConfigError> {
+    let list = match (&r.instance_type, &r.instance_types) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                p("instance_types"),
+                "set instance_type or instance_types, not both",
+            ))
+        }
+        (Some(t), None) => return Ok(vec![t.clone()]),
+        (None, None) => return Ok(vec![]),
+        (None, Some(list)) => list,
+    };
+    let key = p("instance_types");
+    if list.is_empty() || list.len() > MAX_INSTANCE_TYPES {
+        return Err(invalid(
+            key,
+            format!(
+                "lists {} types: must list 1 to {MAX_INSTANCE_TYPES}",
+                list.len()
+            ),
+        ));
+    }
+    if let Some((i, t)) = list
+        .iter()
+        .enumerate()
+        .find(|(i, t)| list[..*i].contains(t))
+    {
+        return Err(invalid(
+            format!("{key}[{i}]"),
+            format!("`{t}` is listed twice: each type is tried once"),
+        ));
+    }
+    Ok(list.clone())
+}
+
+/// A refusal of the request made with the list's `i`-th type names that entry (`routes.a.instance_types[1]`).
+pub(crate) fn at_list(e: ConfigError, listed: bool, i: usize) -> ConfigError {
+    match e {
+        ConfigError::Invalid { path, message } if listed && path.ends_with(".instance_type") => {
+            ConfigError::Invalid {
+                path: format!("{path}s[{i}]"),
+                message,
+            }
+        }
+        other => other,
+    }
 }
 
 /// `model_package_group` (a name or ARN, as CreateModelPackage takes it) and `model_approval_status` (the model's

@@ -29,6 +29,7 @@ fn record() -> RunRecord {
         model_artifacts: None,
         results: None,
         model_package_arn: None,
+        launch_attempts: vec![],
         billable_seconds: None,
         channels: vec![],
         outbox: Outbox::default(),
