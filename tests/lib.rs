@@ -97,6 +97,12 @@ pub struct Env {
 }
 
 pub fn routes_toml(bucket: &str, route_extra: &str) -> String {
+    // A route that lists its instance types (capacity fallback) names no single one beside them.
+    let instance_type = if route_extra.contains("instance_types") {
+        ""
+    } else {
+        "instance_type = \"ml.g5.2xlarge\"\n"
+    };
     format!(
         r#"
 [deployment]
@@ -107,8 +113,7 @@ role_arn = "{ROLE}"
 [routes.support-bot]
 prefix = "datasets/support-bot/"
 model_id = "{MODEL}"
-instance_type = "ml.g5.2xlarge"
-hyperparameters = {{ epoch = 2, instruction_tuned = true }}
+{instance_type}hyperparameters = {{ epoch = 2, instruction_tuned = true }}
 {route_extra}
 "#
     )

@@ -75,6 +75,9 @@ class Fault:
     error: str
     count: int
     match: str | None = None
+    # CreateTrainingJob only: the fault answers requests for this instance type and lets the others through (a type
+    # SageMaker has no quota or capacity for, as capacity fallback meets it).
+    instance_type: str | None = None
 
     def matches(self, req: Request) -> bool:
         if self.count <= 0 or req.service != self.service:
@@ -89,6 +92,13 @@ class Fault:
             return any(entry_matches(entry, self.match) for entry in entries)
         if self.error.startswith("kms") and req.operation not in _KMS_OPERATIONS:
             return False
+        if self.instance_type is not None:
+            try:
+                asked = (req.json().get("ResourceConfig") or {}).get("InstanceType")
+            except ApiError:
+                return False
+            if asked != self.instance_type:
+                return False
         # The SDKs percent-encode query values (ListObjectsV2's `prefix=datasets%2F...`): a prefix given as `match`
         # is looked for in the decoded query string too.
         return not self.match or self.match in req.haystack() or self.match in unquote(req.query_string)
@@ -166,8 +176,13 @@ class FaultRegistry:
         match = spec.get("match")
         if match is not None and not isinstance(match, str):
             raise ValueError("match must be a string")
+        instance_type = spec.get("instance_type")
+        if instance_type is not None and (service, operation) != ("sagemaker", "CreateTrainingJob"):
+            raise ValueError("instance_type applies to service sagemaker, operation CreateTrainingJob")
+        if instance_type is not None and not isinstance(instance_type, str):
+            raise ValueError("instance_type must be a string")
         with self._lock:
-            fault = Fault(next(self._ids), service, operation, error, count, match or None)
+            fault = Fault(next(self._ids), service, operation, error, count, match or None, instance_type)
             self._faults.append(fault)
             return fault
 

@@ -48,6 +48,23 @@ def test_fault_match_and_operation_scope(stack, sm):
     assert stack.control("GET", "faults")[1] == {"faults": []}
 
 
+def test_a_capacity_fault_for_one_instance_type_lets_the_others_through(stack, sm):
+    stack.post("faults", {"service": "sagemaker", "operation": "CreateTrainingJob", "error": "capacity",
+                          "count": 5, "instance_type": "ml.g5.2xlarge"})
+    refused = job_request(unique())
+    refused["ResourceConfig"]["InstanceType"] = "ml.g5.2xlarge"
+    assert error_of(lambda: sm.create_training_job(**refused))["Error"]["Code"] == "CapacityError"
+    other = job_request(unique())
+    other["ResourceConfig"]["InstanceType"] = "ml.g5.4xlarge"
+    sm.create_training_job(**other)
+    assert sm.describe_training_job(TrainingJobName=other["TrainingJobName"])["ResourceConfig"]["InstanceType"] == \
+        "ml.g5.4xlarge"
+    assert stack.control("GET", "faults")[1]["faults"][0]["count"] == 4
+    status, body = stack.control("POST", "faults", {"service": "s3", "error": "capacity",
+                                                   "instance_type": "ml.g5.2xlarge"})
+    assert status == 400, body
+
+
 @pytest.mark.parametrize("kind, status, code", [
     ("throttling", 503, "SlowDown"),
     ("server", 500, "InternalError"),

@@ -9,6 +9,7 @@ mod budget;
 mod channels;
 mod cli;
 mod conformance;
+mod fallback;
 mod faults;
 mod isolation;
 mod launch;
