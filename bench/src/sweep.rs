@@ -62,6 +62,7 @@ fn record(i: usize, status: RunStatus, outbox: Outbox) -> Result<RunRecord, BoxE
         billable_seconds: None,
         model_package_arn: None,
         launch_attempts: vec![],
+        relaunched_as: None,
         channels: vec![],
         outbox,
         created_at: now,

@@ -102,7 +102,9 @@ class Job:
             str(((c.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri", ""))
             for c in self.request.get("InputDataConfig") or []
         ]
-        return [self.name, *(str(t.get("Value", "")) for t in self.tags), *uris]
+        # The instance type too: an outcome rule can fail every job of one type (capacity at start).
+        instance_type = str((self.request.get("ResourceConfig") or {}).get("InstanceType", ""))
+        return [self.name, *(str(t.get("Value", "")) for t in self.tags), *uris, instance_type]
 
     def matches(self, needle: str) -> bool:
         return any(needle in hay for hay in self.haystacks())

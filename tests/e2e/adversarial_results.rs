@@ -187,8 +187,8 @@ fn published_job(e: &Value) -> String {
         .to_string()
 }
 
-// Guard: functions/launch-finetune/src/drain.rs, `let from = From::Queue(entry.frozen.clone());` (the queue entry's
-// frozen contents). With `From::Queue(None)` the launch re-lists the folder and trains `late.jsonl`: this test fails.
+// Guard: functions/launch-finetune/src/drain.rs, `let from = From::Queue(Box::new(entry.clone()));` (the queue entry's
+// frozen contents). With the entry's `frozen` set to `None` the launch re-lists the folder and trains `late.jsonl`: this test fails.
 #[tokio::test]
 async fn a_file_added_while_the_dataset_waits_in_the_route_queue_is_not_trained() {
     let env = Env::start(Setup::route_with("max_concurrent_jobs = 1")).await;

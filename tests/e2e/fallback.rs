@@ -119,3 +119,39 @@ async fn every_type_refused_queues_the_dataset_and_it_launches_later_when_capaci
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_failed_at_start_for_capacity_is_relaunched_on_the_next_type_and_published_once() {
+    let env = Env::start(Setup::route_with(TYPES)).await;
+    // SageMaker accepts ml.g5.2xlarge, then cannot provision it.
+    env.stack
+        .outcome(
+            "ml.g5.2xlarge",
+            "Failed",
+            Some("CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."),
+        )
+        .await
+        .expect("outcome rule accepted");
+    let uri = env.drop_good("no-gpus").await;
+
+    let published = env.wait_for("Model Published", 1, T).await;
+    env.settle(T).await;
+    let failed = env.events("Fine-tune Failed");
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    let relaunch = &failed[0]["detail"]["relaunched_as"];
+    assert_eq!(relaunch["instance_type"], "ml.g5.4xlarge", "{}", failed[0]);
+    let d = &published[0]["detail"];
+    assert_eq!(d["dataset_uri"], uri);
+    assert_eq!(d["job_name"], relaunch["job_name"]);
+    assert_eq!(d["results"]["instance_type"], "ml.g5.4xlarge", "{d}");
+    assert_eq!(d["launch_attempts"][0]["outcome"], "failed_to_start", "{d}");
+    assert_eq!(
+        d["launch_attempts"][0]["job_name"],
+        failed[0]["detail"]["job_name"]
+    );
+    assert_eq!(d["launch_attempts"][1]["outcome"], "launched");
+    assert_eq!(env.jobs().await.len(), 2, "the failed job and its relaunch");
+    assert_eq!(env.events("Model Published").len(), 1);
+    assert!(env.keys("hubtune/state/queue/").await.is_empty());
+    env.stop().await;
+}

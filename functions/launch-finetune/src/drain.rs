@@ -49,7 +49,7 @@ pub async fn drain(ctx: &Context, route_name: &str) -> Result<()> {
             ctx.store.delete(&key).await?;
             continue;
         }
-        let from = From::Queue(entry.frozen.clone());
+        let from = From::Queue(Box::new(entry.clone()));
         match launch_dataset(ctx, &config, &entry.dataset, from).await {
             Ok(Outcome::StillQueued) => {
                 unclaim(ctx, &key).await?;

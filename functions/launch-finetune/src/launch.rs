@@ -5,6 +5,7 @@
 //! `Training Run Started` goes out. A crash between any two steps is repaired by the redelivery: the same name
 //! answers `ResourceInUse`, which our record (and the job's tags) identify as "already launched".
 
+use hubtune::domain::capacity::{self, LaunchAttempt};
 use hubtune::domain::config::{Config, Route, TRAINING};
 use hubtune::domain::dataset::{DatasetLanded, FrozenDataset};
 use hubtune::domain::error::{Error, ErrorClass, Result};
@@ -187,7 +188,7 @@ impl Launch<'_> {
         let frozen_before = existing
             .and_then(|r| r.frozen.clone())
             .or(match &self.from {
-                From::Queue(frozen) => frozen.clone(),
+                From::Queue(entry) => entry.frozen.clone(),
                 From::Landing => None,
             });
         let frozen = match frozen_before {
@@ -230,13 +231,29 @@ impl Launch<'_> {
         Ok(Ok(planned))
     }
 
-    /// The types this delivery tries, in order: the route's list (`None`: the hub document's default type).
+    /// The types this delivery tries, in order: the route's list (`None`: the hub document's default type); a
+    /// relaunch after a failure at start begins at the type its entry names and comes round to the others.
     fn instance_types(&self) -> Vec<Option<String>> {
         let types = &self.route.instance_types;
         if types.is_empty() {
             return vec![None];
         }
-        types.iter().cloned().map(Some).collect()
+        let start = match &self.from {
+            From::Queue(entry) => entry.start_at_type.as_deref(),
+            From::Landing => None,
+        };
+        capacity::rotated(types, start)
+            .into_iter()
+            .map(Some)
+            .collect()
+    }
+
+    /// The attempts made for this dataset before this run (a relaunch carries them).
+    fn earlier_attempts(&self) -> Vec<LaunchAttempt> {
+        match &self.from {
+            From::Queue(entry) => entry.launch_attempts.clone(),
+            From::Landing => vec![],
+        }
     }
 
     /// The request for one instance type (with the hub document's variant for it), valid before spend: what AWS
@@ -418,7 +435,7 @@ impl Launch<'_> {
             None => {
                 // The marker first: a record without one would never be swept.
                 open_run(ctx, self.config, self.job.as_str()).await?;
-                let record = RunRecord::launching(
+                let mut record = RunRecord::launching(
                     NewRun {
                         job: &self.job,
                         dataset: self.d,
@@ -431,6 +448,7 @@ impl Launch<'_> {
                     },
                     now,
                 );
+                record.launch_attempts = self.earlier_attempts();
                 let etag = ctx.store.create_with_etag(&self.key, &record).await?;
                 etag.map(|etag| Versioned {
                     value: record,

@@ -1,7 +1,7 @@
 //! How a delivery of a dataset ended, and where a launch comes from.
 
-use hubtune::domain::dataset::FrozenDataset;
 use hubtune::domain::rejection::RejectionReason;
+use hubtune::domain::route_queue::QueueEntry;
 
 /// How a dataset ended (for this delivery).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,7 @@ pub enum Outcome {
 pub enum From {
     /// The dataset just landed (or is rerun).
     Landing,
-    /// A queue entry being taken: a full route leaves it there, and what it froze when it was queued is what trains.
-    Queue(Option<FrozenDataset>),
+    /// A queue entry being taken: a full route leaves it there, what it froze when it was queued is what trains, and
+    /// a relaunch after a failure at start for capacity starts at the type it names, with the attempts it carries.
+    Queue(Box<QueueEntry>),
 }

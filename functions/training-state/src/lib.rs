@@ -6,9 +6,11 @@
 //! delays a publication but never loses it.
 //!
 //! - `reconcile`: one job's record brought up to date (adopting a job with no record, ending a job that is gone);
+//! - `relaunch`: a job failed at start for capacity goes back to the queue on the route's next instance type;
 //! - `sweep`: the scheduled repair over all records, stale slots and waiting queues.
 
 mod reconcile;
+mod relaunch;
 mod sweep;
 
 use std::sync::Arc;

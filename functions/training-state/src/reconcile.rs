@@ -9,6 +9,8 @@ use hubtune::domain::versioned::Versioned;
 use hubtune::runtime::context::Context;
 use hubtune::runtime::outbox::{open_run, work_outbox};
 
+use crate::relaunch::relaunch;
+
 /// How long a launched job may be unknown to DescribeTrainingJob before its run ends as gone. Not at once: a
 /// describe right after CreateTrainingJob is not promised to see the new job.
 pub const GONE_AFTER_SECONDS: i64 = 600;
@@ -37,13 +39,21 @@ pub async fn reconcile_from(
         Some(v) => Some(v),
         None => ctx.store.read::<RunRecord>(&key).await?,
     };
-    let known = match read {
+    let mut known = match read {
         Some(v) => v,
         None => match adopt(ctx, config, &key, &desc).await? {
             Some(v) => v,
             None => return Ok(None),
         },
     };
+    // Failed at start for capacity, with a type left on the route: the dataset is relaunched before the failure is
+    // kept (a crash in between repeats the relaunch, never skips it).
+    let types = config
+        .route(&known.value.route)
+        .map(|r| r.instance_types.as_slice());
+    if let Some(next) = types.and_then(|t| known.value.relaunch_type(&desc, t)) {
+        known = relaunch(ctx, config, &key, known, &desc, next).await?;
+    }
     let now = ctx.now();
     let known = ctx
         .store

@@ -36,6 +36,27 @@ pub struct LaunchAttempt {
     pub detail: Option<String>,
 }
 
+/// A job that failed at start for capacity, relaunched as a new attempt of its dataset (a new deterministic job
+/// name) on the route's next instance type. Kept in the failed run's record before the queue entry is written, so a
+/// repeated state change makes the same entry, never a second job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relaunch {
+    /// The dataset identity's attempt number the new job is named from.
+    pub attempt: u32,
+    pub job_name: String,
+    pub instance_type: String,
+}
+
+/// The order a relaunch tries the route's types in: from `start` (the type after the one that failed), then round
+/// to the ones before it, so every type is tried before the dataset waits. A type the route no longer lists starts
+/// the list from its first.
+pub fn rotated(types: &[String], start: Option<&str>) -> Vec<String> {
+    let k = start
+        .and_then(|s| types.iter().position(|t| t == s))
+        .unwrap_or(0);
+    types[k..].iter().chain(&types[..k]).cloned().collect()
+}
+
 /// Whether a failed job's `FailureReason` says SageMaker could not provision its instances (as opposed to the
 /// training script failing). SageMaker's spelling: `CapacityError: Unable to provision requested ML compute
 /// capacity. Please retry using a different ML instance type.`; EC2's `InsufficientInstanceCapacity` shows through
@@ -81,5 +102,14 @@ mod tests {
         assert_eq!(next_type(&types, "c"), None);
         assert_eq!(next_type(&types, "gone"), Some(0));
         assert_eq!(next_type(&[], "a"), None);
+    }
+
+    #[test]
+    fn a_relaunch_starts_at_its_type_and_comes_round_to_the_others() {
+        let types = vec!["a".to_string(), "b".into(), "c".into()];
+        assert_eq!(rotated(&types, Some("b")), ["b", "c", "a"]);
+        assert_eq!(rotated(&types, None), ["a", "b", "c"]);
+        assert_eq!(rotated(&types, Some("gone")), ["a", "b", "c"]);
+        assert!(rotated(&[], Some("a")).is_empty());
     }
 }

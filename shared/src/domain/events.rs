@@ -217,8 +217,11 @@ pub fn training_run_finished(r: &RunRecord) -> OutgoingEvent {
             r.status.as_str()
         ),
         results.line(),
-        json!({ "status": r.status.as_str(), "failure_reason": r.failure_reason, "model_artifacts": r.model_artifacts,
+        with_relaunch(
+            r,
+            json!({ "status": r.status.as_str(), "failure_reason": r.failure_reason, "model_artifacts": r.model_artifacts,
                 "results": results }),
+        ),
     )
 }
 
@@ -276,15 +279,33 @@ pub fn finetune_failed(r: &RunRecord, history: &[Value], console_url: &str) -> O
         r.job_name.as_str(),
         &EventContext::of_run(r),
         format!(
-            "fine-tune {} on route {} {}: {reason}",
+            "fine-tune {} on route {} {}: {reason}{}",
             r.job_name,
             r.route,
-            r.status.as_str().to_lowercase()
+            r.status.as_str().to_lowercase(),
+            r.relaunched_as
+                .as_ref()
+                .map(|x| format!(
+                    " (hubtune relaunches it on {} as job {})",
+                    x.instance_type, x.job_name
+                ))
+                .unwrap_or_default()
         ),
         results.line(),
-        json!({ "status": r.status.as_str(), "failure_reason": reason, "secondary_status_history": history,
+        with_relaunch(
+            r,
+            json!({ "status": r.status.as_str(), "failure_reason": reason, "secondary_status_history": history,
                 "console_url": console_url, "results": results }),
+        ),
     )
+}
+
+/// A job that failed at start for capacity names the job its dataset was relaunched as (an added, optional field).
+fn with_relaunch(r: &RunRecord, mut extra: Value) -> Value {
+    if let Some(x) = &r.relaunched_as {
+        extra["relaunched_as"] = json!(x);
+    }
+    extra
 }
 
 pub fn console_url(region: &str, job: &str) -> String {

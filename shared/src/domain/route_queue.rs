@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::capacity::LaunchAttempt;
 use crate::domain::config::DailyBudget;
 use crate::domain::dataset::{DatasetLanded, FrozenDataset};
 use crate::domain::plan::CreateTrainingJobRequest;
@@ -274,6 +275,12 @@ pub struct QueueEntry {
     /// waits is not). `None` in entries the sweep re-queues, whose run record holds them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<FrozenDataset>,
+    /// A relaunch after a failure at start for capacity: the instance type to try first (the route's next).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_type: Option<String>,
+    /// The attempts made for this dataset before (carried into the new run's record).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launch_attempts: Vec<LaunchAttempt>,
 }
 
 impl Revisioned for QueueEntry {
@@ -296,6 +303,8 @@ impl QueueEntry {
             claimed_at: None,
             attempts: 0,
             frozen: None,
+            start_at_type: None,
+            launch_attempts: vec![],
         }
     }
 

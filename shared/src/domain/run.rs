@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use crate::domain::capacity::{AttemptOutcome, LaunchAttempt};
+use crate::domain::capacity::{self, AttemptOutcome, LaunchAttempt, Relaunch};
 use crate::domain::config::TRAINING;
 use crate::domain::dataset::{DatasetLanded, FrozenDataset};
 use crate::domain::hub::HubContent;
@@ -174,6 +174,10 @@ pub struct RunRecord {
     /// first try launched). Attempts of an earlier job that failed at start for capacity are carried over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub launch_attempts: Vec<LaunchAttempt>,
+    /// The job failed at start for capacity and its dataset was given back to the queue as this new job, on the
+    /// route's next instance type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relaunched_as: Option<Relaunch>,
     pub outbox: Outbox,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -248,6 +252,45 @@ impl RunRecord {
                 detail: None,
             });
         }
+    }
+
+    /// The type to relaunch this run's dataset on, when SageMaker describes its job as failed at start for capacity
+    /// and the route (`types`, its `instance_types`) has a type after the one that failed. Only before the record
+    /// ended (the relaunch is decided before the failure is kept), and only for a dataset the record froze.
+    pub fn relaunch_type(&self, d: &JobDescription, types: &[String]) -> Option<String> {
+        let failed_at_start = d.status == JobStatus::Failed
+            && d.failure_reason
+                .as_deref()
+                .is_some_and(capacity::is_capacity_failure);
+        if !failed_at_start
+            || self.status.is_terminal()
+            || self.dataset.is_none()
+            || self.frozen.is_none()
+        {
+            return None;
+        }
+        let failed_on = d.instance_type.as_deref().unwrap_or(&self.instance_type);
+        capacity::next_type(types, failed_on).map(|k| types[k].clone())
+    }
+
+    /// The attempts a relaunch carries into its new record: this run's, then its own failure at start.
+    pub fn attempts_with_failure(
+        &self,
+        d: &JobDescription,
+        at: DateTime<Utc>,
+    ) -> Vec<LaunchAttempt> {
+        let mut all = self.launch_attempts.clone();
+        all.push(LaunchAttempt {
+            job_name: self.job_name.to_string(),
+            instance_type: d
+                .instance_type
+                .clone()
+                .unwrap_or_else(|| self.instance_type.clone()),
+            outcome: AttemptOutcome::FailedToStart,
+            at,
+            detail: d.failure_reason.clone(),
+        });
+        all
     }
 
     /// Every event that a record in this state still owes, in the order they go out.
@@ -358,6 +401,7 @@ impl RunRecord {
             billable_seconds: None,
             model_package_arn: None,
             launch_attempts: vec![],
+            relaunched_as: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -416,6 +460,7 @@ impl RunRecord {
             billable_seconds: None,
             model_package_arn: None,
             launch_attempts: vec![],
+            relaunched_as: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,
@@ -740,6 +785,7 @@ mod tests {
             billable_seconds: None,
             model_package_arn: None,
             launch_attempts: vec![],
+            relaunched_as: None,
             outbox: Outbox::default(),
             created_at: now,
             updated_at: now,

@@ -65,8 +65,21 @@ impl Harness {
     }
 
     pub fn with_route(route_extra: &str) -> Self {
+        Self::with_routes_file(&routes_toml(route_extra))
+    }
+
+    /// The route launching on these instance types in order (capacity fallback); the first is the one `launched`
+    /// uses.
+    pub fn with_instance_types(types: &[&str]) -> Self {
+        let list = format!("instance_types = {types:?}\n");
+        Self::with_routes_file(
+            &routes_toml("").replace("instance_type = \"ml.g5.2xlarge\"\n", &list),
+        )
+    }
+
+    fn with_routes_file(toml: &str) -> Self {
         let world = World::new();
-        let (config, ctx) = world.context(&routes_toml(route_extra));
+        let (config, ctx) = world.context(toml);
         Self { world, config, ctx }
     }
 

@@ -30,6 +30,7 @@ fn record() -> RunRecord {
         results: None,
         model_package_arn: None,
         launch_attempts: vec![],
+        relaunched_as: None,
         billable_seconds: None,
         channels: vec![],
         outbox: Outbox::default(),
