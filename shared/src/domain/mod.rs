@@ -21,6 +21,7 @@ pub mod rejection;
 pub mod results;
 pub mod route_queue;
 pub mod run;
+mod run_attempts;
 pub mod s3uri;
 pub mod validate;
 pub mod versioned;
