@@ -212,6 +212,26 @@ async fn doctor_enable_eventbridge_and_redrive() {
         text(&o)
     );
 
+    // Capacity fallback: every listed type is checked against the model, and its quota looked up.
+    let types = "accept_eula = true\ninstance_types = [\"ml.g5.2xlarge\", \"ml.g5.4xlarge\", \"ml.p4d.24xlarge\"]";
+    std::fs::write(&cli.config, hubtune_e2e::routes_toml(env.bucket(), types)).unwrap();
+    let o = cli.run(&["doctor", "--config", cli.config.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    for line in [
+        "ok    route support-bot: meta-textgeneration-llama-3-2-1b trains on ml.g5.4xlarge",
+        "FIX   route support-bot: training on ml.p4d.24xlarge:",
+        "SKIP  route support-bot: training quota for ml.g5.4xlarge",
+    ] {
+        assert!(t.contains(line), "missing `{line}` in:\n{t}");
+    }
+    let o = cli.run(&["config", "check", cli.config.to_str().unwrap()]);
+    assert!(
+        text(&o).contains("ml.g5.2xlarge → ml.g5.4xlarge → ml.p4d.24xlarge"),
+        "{}",
+        text(&o)
+    );
+
     // A bucket without EventBridge delivery gets it, keeping its other notification settings.
     env.aws
         .s3

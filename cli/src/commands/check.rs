@@ -37,10 +37,12 @@ pub fn config_check(file: &Path) -> Res {
                 .as_deref()
                 .map(|v| format!("@{v}"))
                 .unwrap_or_default(),
-            r.training
-                .instance_type
-                .as_deref()
-                .unwrap_or("document's default instance"),
+            if r.instance_types.is_empty() {
+                "document's default instance".to_string()
+            } else {
+                // Capacity fallback: the types in the order they are tried.
+                r.instance_types.join(" → ")
+            },
             r.max_concurrent_jobs,
             r.busy_policy
         );

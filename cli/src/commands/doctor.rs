@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use hubtune::aws::Aws;
 use hubtune::domain::config::{Guardrails, Route};
+use hubtune::domain::hub::HubDocument;
 use hubtune::runtime::config_cache::ConfigSource;
 use hubtune::runtime::context::Context;
 
@@ -134,12 +135,13 @@ async fn run(
     let quotas = aws_sdk_servicequotas::Client::new(sdk);
     let mut roles_checked = Vec::new();
     for r in &config.routes {
-        let instance = hub_checks(ctx, r, &config.deployment.guardrails, &mut out).await;
+        let instances = hub_checks(ctx, r, &config.deployment.guardrails, &mut out).await;
         if !roles_checked.contains(&r.training.role_arn) {
             roles_checked.push(r.training.role_arn.clone());
             out.push(role_check(&iam, &r.training.role_arn).await);
         }
-        if let Some(instance) = instance {
+        // Every type of a capacity-fallback list: a type with no quota is only a wasted attempt, but one to know of.
+        for instance in instances {
             out.push(quota_check(&quotas, r, &instance).await);
         }
     }
@@ -168,14 +170,14 @@ async fn run(
     out
 }
 
-/// The model reference, its trainability on the route's instance type, the deployment's guardrails and its EULA.
-/// Returns the instance type.
+/// The model reference, its trainability on each of the route's instance types (its `instance_types`, or the
+/// document's default), the deployment's guardrails and its EULA. Returns the instance types.
 async fn hub_checks(
     ctx: &Context,
     r: &Route,
     guardrails: &Guardrails,
     out: &mut Vec<Check>,
-) -> Option<String> {
+) -> Vec<String> {
     let hub = match ctx
         .hubs
         .resolve(
@@ -192,26 +194,45 @@ async fn hub_checks(
                 format!("route {}: model reference", r.name),
                 format!("hub {} has no {}: add it with `aws sagemaker create-hub-content-reference --hub-name {} --sage-maker-public-hub-content-arn <the public model's ARN>`", r.hub, r.model_id, r.hub),
             ));
-            return None;
+            return vec![];
         }
         Err(e) => {
             out.push(fix(
                 format!("route {}: hub {}", r.name, r.hub),
                 format!("{e} (the caller needs sagemaker:DescribeHubContent on the hub)"),
             ));
-            return None;
+            return vec![];
         }
     };
     out.push(ok(format!(
         "route {}: hub {} has {} {}",
         r.name, r.hub, r.model_id, hub.hub_content_version
     )));
-    let instance = r
-        .training
-        .instance_type
-        .clone()
-        .or_else(|| hub.document.default_training_instance_type.clone())?;
-    match hub.document.recipe(&instance) {
+    let instances = if r.instance_types.is_empty() {
+        hub.document
+            .default_training_instance_type
+            .iter()
+            .cloned()
+            .collect()
+    } else {
+        r.instance_types.clone()
+    };
+    for (i, instance) in instances.iter().enumerate() {
+        recipe_checks(r, guardrails, &hub.document, instance, i == 0, out);
+    }
+    instances
+}
+
+/// Whether the model trains on `instance`, within the guardrails; the EULA once (`first`): it is the model's.
+fn recipe_checks(
+    r: &Route,
+    guardrails: &Guardrails,
+    document: &HubDocument,
+    instance: &str,
+    first: bool,
+    out: &mut Vec<Check>,
+) {
+    match document.recipe(instance) {
         Ok(recipe) => {
             out.push(ok(format!(
                 "route {}: {} trains on {instance}",
@@ -220,9 +241,12 @@ async fn hub_checks(
             out.push(guardrail_check(
                 r,
                 guardrails,
-                &instance,
+                instance,
                 recipe.network_isolation,
             ));
+            if !first {
+                return;
+            }
             out.push(if !recipe.gated || r.training.accept_eula {
                 ok(format!("route {}: EULA", r.name))
             } else {
@@ -236,9 +260,11 @@ async fn hub_checks(
                 )
             });
         }
-        Err(rej) => out.push(fix(format!("route {}: training", r.name), rej.to_string())),
+        Err(rej) => out.push(fix(
+            format!("route {}: training on {instance}", r.name),
+            rej.to_string(),
+        )),
     }
-    Some(instance)
 }
 
 /// The job the recipe makes is within the deployment's guardrails: the route's own keys were checked when the
