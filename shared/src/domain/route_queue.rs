@@ -215,6 +215,19 @@ impl Slots {
         self.holders.remove(job).is_some()
     }
 
+    /// A launch that did not happen (refused, queued for capacity, rejected after its slot was taken): the slot
+    /// and today's charge both go back, so a cap counts only jobs that ran. A later launch of the same job is
+    /// charged again when it takes its slot. Returns whether anything changed.
+    pub fn give_back(&mut self, job: &str, now: DateTime<Utc>) -> bool {
+        let released = self.release(job);
+        let uncharged = self
+            .today
+            .as_mut()
+            .filter(|t| t.day == now.date_naive())
+            .is_some_and(|t| t.jobs.remove(job).is_some());
+        released || uncharged
+    }
+
     pub fn free(&self, max: u32) -> u32 {
         max.saturating_sub(self.holders.len() as u32)
     }
@@ -438,6 +451,19 @@ mod tests {
         // Given back (SageMaker refused for capacity), then taken again the same day: no second charge.
         assert!(s.release("a"));
         assert_eq!(s.take_within("a", 1, &b, 1.0, at(4, 2)), Take::Taken);
+        assert_eq!(s.today.as_ref().map(|t| t.jobs.len()), Some(1));
+    }
+
+    #[test]
+    fn a_launch_that_did_not_happen_gives_its_charge_back_with_its_slot() {
+        let (mut s, b) = (Slots::default(), jobs(1));
+        assert_eq!(s.take_within("a", 1, &b, 1.0, at(4, 1)), Take::Taken);
+        // SageMaker refused every type (or the dataset was rejected after its slot): no job ran.
+        assert!(s.give_back("a", at(4, 1)));
+        assert!(!s.give_back("a", at(4, 1)), "nothing left to give back");
+        assert_eq!(s.take_within("b", 1, &b, 1.0, at(4, 2)), Take::Taken);
+        // Yesterday's ledger is not today's: a give-back tomorrow only frees the slot.
+        assert!(s.give_back("b", at(5, 1)));
         assert_eq!(s.today.as_ref().map(|t| t.jobs.len()), Some(1));
     }
 

@@ -51,14 +51,16 @@ pub async fn close_if_done(ctx: &Context, config: &Config, r: &RunRecord) -> Res
     Ok(true)
 }
 
-/// Give back `job`'s slot on `route`. Returns whether it held one.
+/// A launch of `job` that did not happen: its slot on `route` and its charge to today go back (`Slots::give_back`).
+/// Returns whether anything changed.
 pub async fn release_slot(ctx: &Context, config: &Config, route: &str, job: &str) -> Result<bool> {
+    let now = ctx.now();
     ctx.store
         .update::<Slots, bool, _>(&config.deployment.slots_key(route), |s| {
             let Some(mut s) = s else {
                 return Ok(Decision::Keep(false));
             };
-            Ok(if s.release(job) {
+            Ok(if s.give_back(job, now) {
                 Decision::Write(s, true)
             } else {
                 Decision::Keep(false)
