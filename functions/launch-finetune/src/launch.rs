@@ -288,9 +288,11 @@ impl Launch<'_> {
             deployment: &self.config.deployment.name,
         })?;
         let mut invalid = validate::training_job(&request);
+        let channels: Vec<&str> = channel_manifests.iter().map(|(c, _)| c.as_str()).collect();
         invalid.extend(validate::state_keys(
             &self.config.deployment,
             self.job.as_str(),
+            &channels,
         ));
         match Problems::from_vec(invalid.iter().map(invalid_request).collect()) {
             Some(problems) => Err(problems),

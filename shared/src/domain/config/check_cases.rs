@@ -225,7 +225,8 @@ fn line_terminators() -> Vec<Case> {
 fn key_lengths() -> Vec<Case> {
     let model_room = 1024 - JOB_NAME_LEN - "/output/model.tar.gz".len();
     let manifest_room = 1024 - JOB_NAME_LEN - "/hubtune-manifest.json".len();
-    let state_room = 1024 - JOB_NAME_LEN - "manifests/.json".len();
+    // The longest state key of a run: the manifest of the default `validation` channel.
+    let state_room = 1024 - JOB_NAME_LEN - "manifests/.validation.json".len();
     vec![
         case(
             "output path whose model key is over 1,024 bytes",
@@ -246,9 +247,12 @@ fn key_lengths() -> Vec<Case> {
             refused("routes.a.output_path", "bytes (UTF-8)"),
         ),
         deployment(
-            "state prefix whose run keys are over 1,024 bytes",
+            "state prefix whose validation manifest key is over 1,024 bytes",
             state_prefix(state_room + 1),
-            refused("deployment.state_prefix", "the manifest's key"),
+            refused(
+                "deployment.state_prefix",
+                "the validation channel's manifest key",
+            ),
         ),
     ]
 }
@@ -256,7 +260,8 @@ fn key_lengths() -> Vec<Case> {
 /// What AWS accepts, accepted (and a location given as an S3 https URL planned as its s3:// form).
 fn accepted_cases() -> Vec<Case> {
     let manifest_room = 1024 - JOB_NAME_LEN - "/hubtune-manifest.json".len();
-    let state_room = 1024 - JOB_NAME_LEN - "manifests/.json".len();
+    // The longest state key of a run: the manifest of the default `validation` channel.
+    let state_room = 1024 - JOB_NAME_LEN - "manifests/.validation.json".len();
     vec![
         case("tags in any script", "tags = { \"\u{e9}quipe\" = \"\u{3a9}mega 42\", \"aws-team\" = \"x\" }", Expect::Accepted),
         case("50 tags with hubtune's own", format!("tags = {}", inline_table(50 - HUBTUNE_TAGS, |i| format!("t{i}"), "v")), Expect::Accepted),
@@ -269,7 +274,7 @@ fn accepted_cases() -> Vec<Case> {
         case("output path whose manifest key is exactly 1,024 bytes", output_path(manifest_room, 'p'), Expect::Accepted),
         case("output path in two-byte characters within 1,024 bytes", output_path(manifest_room - 1, '\u{e9}'), Expect::Accepted),
         case("output path at the root of another bucket", "output_path = \"s3://acme-ml-outputs\"", Expect::Accepted),
-        deployment("state prefix whose run keys are exactly 1,024 bytes", state_prefix(state_room), Expect::Accepted),
+        deployment("state prefix whose longest run key (the validation manifest) is exactly 1,024 bytes", state_prefix(state_room), Expect::Accepted),
         deployment("an event bus ARN", "event_bus = \"arn:aws:events:us-east-1:111122223333:event-bus/hubtune\"", Expect::Accepted),
         Case {
             request: &[("/OutputDataConfig/S3OutputPath", "s3://acme-ml-datasets/out/put/")],

@@ -61,6 +61,7 @@ pub(crate) fn check_route_request(
     prefix: &S3Uri,
     s: &TrainingSettings,
     dep: &Deployment,
+    channels: &[&str],
 ) -> Result<(), ConfigError> {
     // Every job of a route has a name of the same length (prefix, route slug, hash): any identity measures it.
     let job = JobName::for_dataset(&dep.job_prefix, name, &dep.name, "");
@@ -71,7 +72,7 @@ pub(crate) fn check_route_request(
             format!("AWS would refuse {v}"),
         ));
     }
-    if let Some(v) = validate::route_state_keys(dep, name, job.as_str())
+    if let Some(v) = validate::route_state_keys(dep, name, job.as_str(), channels)
         .into_iter()
         .next()
     {

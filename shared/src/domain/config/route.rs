@@ -61,14 +61,21 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         ..r
     };
     let training = training(name, &p, &r, dep)?;
+    let dataset = dataset_rules(&p, &r)?;
+    let channels: Vec<&str> = dataset
+        .channels
+        .iter()
+        .map(|c| c.channel.as_str())
+        .collect();
     // Every type of the list makes a request of its own: each is checked as the first is.
     for (i, t) in instance_types.iter().enumerate() {
         let mut s = training.clone();
         s.instance_type = Some(t.clone());
-        check_route_request(name, &prefix, &s, dep).map_err(|e| at_list(e, listed, i))?;
+        check_route_request(name, &prefix, &s, dep, &channels)
+            .map_err(|e| at_list(e, listed, i))?;
     }
     if instance_types.is_empty() {
-        check_route_request(name, &prefix, &training, dep)?;
+        check_route_request(name, &prefix, &training, dep, &channels)?;
     }
     let max_concurrent_jobs = positive(&p("max_concurrent_jobs"), r.max_concurrent_jobs, 1, 1000)?;
     let queue_max_age = match &r.queue_max_age {
@@ -76,7 +83,6 @@ pub(crate) fn route(name: &str, r: RawRoute, dep: &Deployment) -> Result<Route, 
         Some(v) => parse_duration(v).map_err(|m| invalid(p("queue_max_age"), m))?,
     };
     let budget = budget(&p, &r, &training)?;
-    let dataset = dataset_rules(&p, &r)?;
     let hourly_price_usd = hourly_price(&p, r.hourly_price_usd)?;
     let registry = registry(&p, &r)?;
     Ok(Route {

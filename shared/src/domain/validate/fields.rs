@@ -100,8 +100,9 @@ fn model_keys(wire: &Value) -> Vec<Violation> {
     out
 }
 
-/// The keys a run writes under the state prefix (run record, manifest): each within S3's limit.
-pub fn state_keys(deployment: &Deployment, job: &str) -> Vec<Violation> {
+/// The keys a run writes under the state prefix (run record, the manifest of each of its `channels`): each within
+/// S3's limit.
+pub fn state_keys(deployment: &Deployment, job: &str, channels: &[&str]) -> Vec<Violation> {
     let mut out = s3_key(
         "state_prefix (the run record's key)",
         deployment.run_key(job).key(),
@@ -110,13 +111,24 @@ pub fn state_keys(deployment: &Deployment, job: &str) -> Vec<Violation> {
         "state_prefix (the manifest's key)",
         deployment.manifest_key(job).key(),
     ));
+    for channel in channels {
+        out.extend(s3_key(
+            &format!("state_prefix (the {channel} channel's manifest key)"),
+            deployment.channel_manifest_key(job, channel).key(),
+        ));
+    }
     out
 }
 
 /// The keys of one route's state: its runs' (as `state_keys`, for a job name of the route's length) and its slots
 /// object.
-pub fn route_state_keys(deployment: &Deployment, route: &str, job: &str) -> Vec<Violation> {
-    let mut out = state_keys(deployment, job);
+pub fn route_state_keys(
+    deployment: &Deployment,
+    route: &str,
+    job: &str,
+    channels: &[&str],
+) -> Vec<Violation> {
+    let mut out = state_keys(deployment, job, channels);
     out.extend(s3_key(
         "state_prefix (the route's slots key)",
         deployment.slots_key(route).key(),
