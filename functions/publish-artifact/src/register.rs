@@ -35,6 +35,9 @@ pub async fn model_package(
         return Ok(Some(arn.clone()));
     }
     let Some(route) = config.route(&r.route) else {
+        // A deliberate, documented ignore (docs/events.md, `model_package_arn`): the route was removed while its job
+        // ran, so no group is known; the artifact the job produced is still published.
+        tracing::warn!(route = %r.route, job = %r.job_name, "the route is no longer in the routes file: the model is published without registering it");
         return Ok(None);
     };
     let Some(registry) = &route.registry else {
