@@ -937,6 +937,14 @@ async fn a_dataset_refused_for_capacity_launches_from_the_queue_when_a_slot_free
     assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 1);
 }
 
+/// Each instance type a run tried, with how it ended, in order.
+fn tried(r: &RunRecord) -> Vec<(&str, AttemptOutcome)> {
+    r.launch_attempts
+        .iter()
+        .map(|a| (a.instance_type.as_str(), a.outcome))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_type_refused_for_capacity_launches_on_the_next_type_with_its_own_variant() {
     let h = Harness::with_instance_types(&["ml.g5.2xlarge", "ml.g4dn.12xlarge"]);
@@ -966,13 +974,8 @@ async fn a_type_refused_for_capacity_launches_on_the_next_type_with_its_own_vari
     let r = h.record(&job).expect("the record");
     assert_eq!(r.status, RunStatus::Launched);
     assert_eq!(r.instance_type, "ml.g4dn.12xlarge");
-    let tried: Vec<_> = r
-        .launch_attempts
-        .iter()
-        .map(|a| (a.instance_type.as_str(), a.outcome))
-        .collect();
     assert_eq!(
-        tried,
+        tried(&r),
         [
             ("ml.g5.2xlarge", AttemptOutcome::Refused),
             ("ml.g4dn.12xlarge", AttemptOutcome::Launched)
@@ -1041,13 +1044,8 @@ async fn every_type_refused_queues_the_dataset_and_the_queue_launches_it_on_the_
     let r = h.record(&job).expect("the record");
     assert_eq!(r.status, RunStatus::Launched);
     assert_eq!(r.instance_type, "ml.g5.4xlarge");
-    let tried: Vec<_> = r
-        .launch_attempts
-        .iter()
-        .map(|a| (a.instance_type.as_str(), a.outcome))
-        .collect();
     assert_eq!(
-        tried,
+        tried(&r),
         [
             ("ml.g5.2xlarge", AttemptOutcome::Refused),
             ("ml.g5.4xlarge", AttemptOutcome::Refused),
