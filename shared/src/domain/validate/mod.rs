@@ -6,6 +6,7 @@
 pub mod fields;
 pub mod model;
 pub mod rules;
+pub mod unicode;
 
 pub use fields::*;
 

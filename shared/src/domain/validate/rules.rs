@@ -6,9 +6,9 @@
 //!
 //! Every launcher checks its routes file at each cold start, so compiling a pattern must cost microseconds, not the
 //! milliseconds of a regex engine that builds automata ahead of time (that was 70% of a cold start): patterns are
-//! compiled with `regex-lite`, which builds none. It has no Unicode classes (`\p{L}`, in tag patterns): those are
-//! spelled out as ranges by `regex-syntax` first. Only a pattern neither takes (a look-behind) goes to
-//! `fancy-regex`.
+//! compiled with `regex-lite`, which builds none. It has no Unicode classes (`\p{L}`, in tag patterns) and no
+//! look-behind (SageMaker's names end in `(?<!-)`): the classes are spelled out ahead of time (`unicode`, kept equal
+//! to what `regex-syntax` makes of them by a test), and a trailing look-behind is checked apart.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -198,37 +198,101 @@ pub fn full_match(pattern: &'static str, s: &str) -> bool {
     re.as_ref().is_none_or(|re| re.is_match(s))
 }
 
-/// A compiled pattern, by the cheapest engine that takes it.
+/// A compiled pattern. Always regex-lite, which builds no automata: a cold start compiles every pattern its routes
+/// file meets.
 #[derive(Debug)]
 pub enum Matcher {
-    Lite(regex_lite::Regex),
-    Fancy(fancy_regex::Regex),
+    /// regex-lite takes the pattern; a trailing look-behind `(?<!c)`, which it lacks, is checked apart: matching
+    /// the whole value, it only says the value does not end with `c`.
+    Lite {
+        re: regex_lite::Regex,
+        not_ending_with: Option<char>,
+    },
+    /// A pattern with Unicode classes (`\p{L}`: tag keys and values), which regex-lite lacks. `unicode::FORMS` holds
+    /// what regex-syntax spells it as (a test keeps them equal): an ASCII value, nearly every value, is matched
+    /// against the classes' ASCII members (a small pattern, cheap to compile); any other against the classes'
+    /// ranges in full, compiled the first time one comes.
+    Unicode {
+        ascii: regex_lite::Regex,
+        full: &'static str,
+        compiled: OnceLock<Option<regex_lite::Regex>>,
+        not_ending_with: Option<char>,
+    },
 }
 
 impl Matcher {
     pub fn is_match(&self, s: &str) -> bool {
-        match self {
-            Matcher::Lite(re) => re.is_match(s),
-            // A match that cannot finish (backtracking limit) is not held against the value.
-            Matcher::Fancy(re) => re.is_match(s).unwrap_or(true),
-        }
+        let (matched, not_ending_with) = match self {
+            Matcher::Lite {
+                re,
+                not_ending_with,
+            } => (re.is_match(s), not_ending_with),
+            Matcher::Unicode {
+                ascii,
+                full,
+                compiled,
+                not_ending_with,
+            } => {
+                let matched = if s.is_ascii() {
+                    ascii.is_match(s)
+                } else {
+                    let re = compiled.get_or_init(|| regex_lite::Regex::new(full).ok());
+                    // A form that cannot be compiled matches everything (a test keeps each compilable).
+                    re.as_ref().is_none_or(|re| re.is_match(s))
+                };
+                (matched, not_ending_with)
+            }
+        };
+        matched && not_ending_with.is_none_or(|c| !s.ends_with(c))
     }
 }
 
-/// The Rust regex that means what the Java pattern means, anchored at both ends.
+/// The Rust regex that means what the Java pattern means, anchored at both ends (`None`: neither form compiles).
 pub fn compile(pattern: &str) -> Option<Matcher> {
-    let full = format!("^(?:{})$", java_to_rust(pattern));
-    lite(&full)
-        .map(Matcher::Lite)
-        .or_else(|| fancy_regex::Regex::new(&full).ok().map(Matcher::Fancy))
+    let (core, not_ending_with) = split_look_behind(pattern);
+    if let Some(form) = super::unicode::FORMS.iter().find(|f| f.java == core) {
+        return Some(Matcher::Unicode {
+            ascii: regex_lite::Regex::new(form.ascii).ok()?,
+            full: form.full,
+            compiled: OnceLock::new(),
+            not_ending_with,
+        });
+    }
+    let re = regex_lite::Regex::new(&anchored(core)).ok()?;
+    Some(Matcher::Lite {
+        re,
+        not_ending_with,
+    })
 }
 
-fn lite(full: &str) -> Option<regex_lite::Regex> {
-    regex_lite::Regex::new(full).ok().or_else(|| {
-        // regex-syntax prints a Unicode class as the ranges it stands for, which regex-lite takes.
-        let hir = regex_syntax::Parser::new().parse(full).ok()?;
-        regex_lite::Regex::new(&hir.to_string()).ok()
-    })
+/// The pattern as regex-lite (and regex-syntax) read it: translated from Java, anchored at both ends.
+pub fn anchored(java: &str) -> String {
+    format!("^(?:{})$", java_to_rust(java))
+}
+
+/// A pattern ending in a negative look-behind of one character (`…(?<!-)`, SageMaker's names), as the pattern before
+/// it and that character: over a whole value, the look-behind only asks the last character.
+pub fn split_look_behind(pattern: &str) -> (&str, Option<char>) {
+    let Some(rest) = pattern.strip_suffix(')') else {
+        return (pattern, None);
+    };
+    let Some(at) = rest.rfind("(?<!") else {
+        return (pattern, None);
+    };
+    let inner = &rest[at + 4..];
+    let c = match (inner.strip_prefix('\\'), inner.chars().count()) {
+        (Some(escaped), _)
+            if escaped.chars().count() == 1 && !escaped.starts_with(char::is_alphanumeric) =>
+        {
+            escaped.chars().next()
+        }
+        (None, 1) if !"()[]{}|\\.*+?^$".contains(inner) => inner.chars().next(),
+        _ => None,
+    };
+    match c {
+        Some(c) => (&pattern[..at], Some(c)),
+        None => (pattern, None),
+    }
 }
 
 /// Java's `.` (no line terminators), `\d`, `\w`, `\s`, `\S` and `\p{Alnum}` (ASCII), in Rust's syntax (`\S` in a class

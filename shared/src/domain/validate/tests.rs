@@ -29,84 +29,197 @@ fn every_pattern_of_the_tables_compiles() {
     }
 }
 
-/// Every pattern but a look-behind compiles with regex-lite (the cheap engine a cold start relies on), and means
-/// what it meant under fancy-regex, the full engine it replaced, on values of every kind that reaches a check.
-#[test]
-fn the_cheap_engine_takes_every_pattern_and_agrees_with_the_full_one() {
-    let probes = [
-        "",
-        "a",
-        "A-b_9",
-        "-a",
-        "a-",
-        "abc--def",
-        &"x".repeat(63),
-        &"x".repeat(64),
-        "s3://bucket/key",
-        "s3://bucket",
-        "https://b.s3.amazonaws.com/k",
-        "s3://b/k\nnext",
-        "s3://b/k\u{2028}",
-        "arn:aws:iam::123456789012:role/x",
-        "arn:aws-cn:iam::123456789012:role/a/b",
-        "arn:aws:iam::12345678901:role/x",
-        "hubtune:deployment",
-        "Ünïcödé 123",
-        "日本語",
-        "٣",
-        "a\u{2028}b",
-        "tab\there",
-        "x!y",
-        "fs-0123abcd",
-        "sg-0123",
-        "ml.g5.xlarge",
-        "KEY_1",
-        "1KEY",
-        "with space",
-        "new\nline",
-        "\r",
-        "\u{85}",
-        "alias/my-key",
-        "arn:aws:kms:us-east-1:1:key/x",
-        "arn:aws:events:us-east-1:123456789012:event-bus/hubtune",
-        "hubtune-bus.1",
-    ];
-    for rule in model::CREATE_TRAINING_JOB
+/// Values of every kind that reaches a check: ASCII and not, line terminators, lengths at the name limit.
+const PROBES: &[&str] = &[
+    "",
+    "a",
+    "A-b_9",
+    "-a",
+    "a-",
+    "abc--def",
+    "s3://bucket/key",
+    "s3://bucket",
+    "https://b.s3.amazonaws.com/k",
+    "s3://b/k\nnext",
+    "s3://b/k\u{2028}",
+    "arn:aws:iam::123456789012:role/x",
+    "arn:aws-cn:iam::123456789012:role/a/b",
+    "arn:aws:iam::12345678901:role/x",
+    "hubtune:deployment",
+    "Ünïcödé 123",
+    "日本語",
+    "٣",
+    "a\u{2028}b",
+    "tab\there",
+    "x!y",
+    "fs-0123abcd",
+    "sg-0123",
+    "ml.g5.xlarge",
+    "KEY_1",
+    "1KEY",
+    "with space",
+    "new\nline",
+    "\r",
+    "\u{85}",
+    "alias/my-key",
+    "arn:aws:kms:us-east-1:1:key/x",
+    "arn:aws:events:us-east-1:123456789012:event-bus/hubtune",
+    "hubtune-bus.1",
+];
+
+/// Every pattern of the tables, once.
+fn table_patterns() -> Vec<(&'static str, &'static str)> {
+    let mut seen = std::collections::BTreeSet::new();
+    model::CREATE_TRAINING_JOB
         .iter()
         .chain(model::PUT_EVENTS_ENTRY)
         .chain(model::CREATE_MODEL_PACKAGE)
-    {
-        let rules::Check::Str {
-            pattern: Some(p), ..
-        } = rule.check
-        else {
-            continue;
-        };
-        let cheap = rules::compile(p).unwrap();
-        let full = format!("^(?:{})$", rules::java_to_rust(p));
-        let Ok(reference) = fancy_regex::Regex::new(&full) else {
-            continue;
-        };
-        match &cheap {
-            rules::Matcher::Lite(_) => {}
-            rules::Matcher::Fancy(_) => {
-                assert!(
-                    p.contains("(?<"),
-                    "{}: {p} fell back to the slow engine",
-                    rule.path
-                );
-                continue;
-            }
-        }
-        for probe in probes {
+        .filter_map(|rule| match rule.check {
+            rules::Check::Str {
+                pattern: Some(p), ..
+            } => seen.insert(p).then_some((rule.path, p)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every pattern compiles with regex-lite (the cheap engine a cold start relies on), and means what it means under
+/// fancy-regex, a full engine with look-behind and Unicode classes, on values of every kind.
+#[test]
+fn the_cheap_engine_takes_every_pattern_and_agrees_with_the_full_one() {
+    for (path, p) in table_patterns() {
+        let cheap = rules::compile(p).unwrap_or_else(|| panic!("{path}: {p} does not compile"));
+        let reference =
+            fancy_regex::Regex::new(&rules::anchored(p)).expect("the full engine takes it");
+        let names = ["x".repeat(63), "x".repeat(64)];
+        for probe in PROBES
+            .iter()
+            .copied()
+            .chain(names.iter().map(String::as_str))
+        {
             assert_eq!(
                 cheap.is_match(probe),
                 reference.is_match(probe).unwrap(),
-                "{}: {p} on {probe:?}",
-                rule.path
+                "{path}: {p} on {probe:?}"
             );
         }
     }
+}
+
+/// The ASCII members of every class of `h` (an ASCII value can match no other).
+fn ascii_only(h: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{
+        Capture, Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Repetition,
+    };
+    match h.kind() {
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(ascii_only(&r.sub)),
+            ..r.clone()
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: Box::new(ascii_only(&c.sub)),
+            ..c.clone()
+        }),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(ascii_only).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(ascii_only).collect()),
+        _ => h.clone(),
+    }
+}
+
+/// regex-syntax's spelling of `h`, with every character that is not printable ASCII as `\x{…}` (regex-lite reads
+/// it the same), so the generated file is plain ASCII.
+fn escaped(h: &regex_syntax::hir::Hir) -> String {
+    h.to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c.to_string()
+            } else {
+                format!("\\x{{{:X}}}", c as u32)
+            }
+        })
+        .collect()
+}
+
+/// unicode.rs as it must read: for each pattern regex-lite does not take as it is, the forms regex-syntax spells.
+fn unicode_forms_source() -> String {
+    let mut out = String::from(
+        "//! @generated by the test `the_unicode_forms_are_what_regex_syntax_makes_of_the_models_patterns` \
+         (validate/tests.rs) from the\n//! patterns of `model`: do not edit. After `scripts/gen-aws-limits`, \
+         regenerate with `HUBTUNE_BLESS=1 cargo test -p hubtune --lib unicode_forms`.\n\n\
+         /// A pattern with Unicode classes, as regex-lite takes it: its classes cut to their ASCII members (for an \
+         ASCII value), and\n/// in full (for any other), both anchored.\n\
+         pub struct Form {\n    pub java: &'static str,\n    pub ascii: &'static str,\n    pub full: &'static str,\n}\n\n\
+         #[rustfmt::skip]\npub const FORMS: &[Form] = &[\n",
+    );
+    for (_, p) in table_patterns() {
+        let (core, _) = rules::split_look_behind(p);
+        let anchored = rules::anchored(core);
+        if regex_lite::Regex::new(&anchored).is_ok() {
+            continue;
+        }
+        let hir = regex_syntax::Parser::new()
+            .parse(&anchored)
+            .unwrap_or_else(|e| panic!("{p}: {e}"));
+        let (ascii, full) = (escaped(&ascii_only(&hir)), escaped(&hir));
+        assert!(!full.contains("\"#") && !core.contains("\"#"));
+        out.push_str(&format!(
+            "    Form {{\n        java: r#\"{core}\"#,\n        ascii: r#\"{ascii}\"#,\n        full: r#\"{full}\"#,\n    }},\n"
+        ));
+    }
+    out.push_str("];\n");
+    out
+}
+
+/// The spelled-out forms are regex-syntax's own reading of the models' patterns, and regex-lite takes each.
+#[test]
+fn the_unicode_forms_are_what_regex_syntax_makes_of_the_models_patterns() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/domain/validate/unicode.rs"
+    );
+    let expected = unicode_forms_source();
+    if std::env::var_os("HUBTUNE_BLESS").is_some() {
+        std::fs::write(path, &expected).expect("unicode.rs is writable");
+    }
+    let current = std::fs::read_to_string(path).expect("unicode.rs");
+    assert!(
+        current == expected,
+        "validate/unicode.rs is stale: run HUBTUNE_BLESS=1 cargo test -p hubtune --lib unicode_forms"
+    );
+    for f in super::unicode::FORMS {
+        assert!(regex_lite::Regex::new(f.ascii).is_ok(), "{}", f.java);
+        assert!(regex_lite::Regex::new(f.full).is_ok(), "{}", f.java);
+    }
+}
+
+/// The one look-behind of the models (`(?<!-)`) is split off, and nothing else is.
+#[test]
+fn a_trailing_look_behind_of_one_character_is_split_off() {
+    assert_eq!(
+        rules::split_look_behind("[a-z]+(?<!-)"),
+        ("[a-z]+", Some('-'))
+    );
+    assert_eq!(
+        rules::split_look_behind("[a-z]+(?<!\\.)"),
+        ("[a-z]+", Some('.'))
+    );
+    assert_eq!(
+        rules::split_look_behind("[a-z]+(?<!ab)"),
+        ("[a-z]+(?<!ab)", None)
+    );
+    assert_eq!(
+        rules::split_look_behind("(?<!-)[a-z]+"),
+        ("(?<!-)[a-z]+", None)
+    );
+    assert_eq!(rules::split_look_behind("[a-z]+"), ("[a-z]+", None));
+    let m = rules::compile("[a-z-]+(?<!-)").unwrap();
+    assert!(m.is_match("ab-c") && !m.is_match("abc-"));
 }
 
 #[test]
