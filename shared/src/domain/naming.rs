@@ -85,11 +85,24 @@ impl JobName {
 
     /// The deterministic name for one dataset identity on one route.
     pub fn for_dataset(prefix: &JobPrefix, route: &str, salt: &str, identity: &str) -> Self {
-        let hash = identity_hash(salt, identity);
-        // prefix + '-' + slug + '-' + hash
+        Self::with_hash(
+            prefix,
+            route,
+            &identity_hash(salt, identity)[..HASH_HEX_LEN],
+        )
+    }
+
+    /// A name of the length and shape every job of `route` has (the hash all zeros): what the routes-file check
+    /// measures the state keys and the request with, without hashing an identity.
+    pub fn shape_of_route(prefix: &JobPrefix, route: &str) -> Self {
+        Self::with_hash(prefix, route, &"0".repeat(HASH_HEX_LEN))
+    }
+
+    /// prefix + '-' + slug + '-' + hash (`HASH_HEX_LEN` hex digits).
+    fn with_hash(prefix: &JobPrefix, route: &str, hash: &str) -> Self {
         let budget = MAX_JOB_NAME_LEN - prefix.as_str().len() - 2 - HASH_HEX_LEN;
         let slug = slug(route, budget);
-        let name = format!("{prefix}-{slug}-{}", &hash[..HASH_HEX_LEN]);
+        let name = format!("{prefix}-{slug}-{hash}");
         debug_assert!(is_valid_job_name(&name), "{name}");
         Self(name)
     }
@@ -207,6 +220,26 @@ mod tests {
         assert!(p.owns(n.as_str()));
         assert!(!p.owns("hubtunex-a"));
         assert!(!JobPrefix::new("prod").unwrap().owns(n.as_str()));
+    }
+
+    #[test]
+    fn a_routes_shape_is_as_long_as_each_of_its_jobs_names() {
+        for (p, route) in [
+            (JobPrefix::default(), "support-bot"),
+            (
+                JobPrefix::new("a-very-long-prefix-24chr").unwrap(),
+                &*"long route ".repeat(9),
+            ),
+        ] {
+            let shape = JobName::shape_of_route(&p, route);
+            let real = JobName::for_dataset(&p, route, "dep", "s3://b/k\0v1\00");
+            assert_eq!(shape.as_str().len(), real.as_str().len());
+            assert_eq!(
+                shape.as_str()[..shape.as_str().len() - HASH_HEX_LEN],
+                real.as_str()[..real.as_str().len() - HASH_HEX_LEN]
+            );
+            assert!(is_valid_job_name(shape.as_str()));
+        }
     }
 
     #[test]

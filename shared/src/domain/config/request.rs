@@ -64,7 +64,7 @@ pub(crate) fn check_route_request(
     channels: &[&str],
 ) -> Result<(), ConfigError> {
     // Every job of a route has a name of the same length (prefix, route slug, hash): any identity measures it.
-    let job = JobName::for_dataset(&dep.job_prefix, name, &dep.name, "");
+    let job = JobName::shape_of_route(&dep.job_prefix, name);
     let wire = route_request(job.as_str(), prefix, s);
     if let Some(v) = validate::check_request(&wire).into_iter().next() {
         return Err(invalid(
