@@ -232,7 +232,7 @@ mod tests {
             ),
         ] {
             let shape = JobName::shape_of_route(&p, route);
-            let real = JobName::for_dataset(&p, route, "dep", "s3://b/k\0v1\00");
+            let real = JobName::for_dataset(&p, route, "dep", "s3://b/k\0v1\0a0");
             assert_eq!(shape.as_str().len(), real.as_str().len());
             assert_eq!(
                 shape.as_str()[..shape.as_str().len() - HASH_HEX_LEN],
