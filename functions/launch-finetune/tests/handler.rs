@@ -16,10 +16,11 @@ use hubtune::domain::events::{
 use hubtune::domain::hub::HubContent;
 use hubtune::domain::inbound::{parse_message, Inbound, ObjectLanded};
 use hubtune::domain::plan::{
-    S3DataType, TAG_DATASET, TAG_HUB_CONTENT_ARN, TAG_MODEL_VERSION, TAG_ROUTE,
+    CreateTrainingJobRequest, S3DataType, TAG_DATASET, TAG_HUB_CONTENT_ARN, TAG_MODEL_VERSION,
+    TAG_ROUTE,
 };
 use hubtune::domain::rejection::RejectionReason;
-use hubtune::domain::route_queue::{QueueEntry, Slots};
+use hubtune::domain::route_queue::{DaySpend, QueueEntry, Slots};
 use hubtune::domain::run::{RunRecord, RunStatus};
 use hubtune::domain::s3uri::S3Uri;
 use hubtune::memory::{access_denied, capacity_refusal, server_error, throttled, World};
@@ -166,6 +167,26 @@ fn marker_key(name: &str) -> String {
 }
 
 /// The sequencer of a test dataset's marker upload: one per dataset name.
+/// The key of `file` inside dataset `name`'s folder.
+fn file_key(name: &str, file: &str) -> String {
+    format!("{}{file}", folder_key(name))
+}
+
+/// The first (`attempt` 0) identity of dataset `name`'s marker, uploaded with this S3 `sequencer`.
+fn identity(name: &str, sequencer: &str) -> DatasetIdentity {
+    DatasetIdentity {
+        bucket: BUCKET.into(),
+        key: marker_key(name),
+        version: format!("s:{sequencer}"),
+        attempt: 0,
+    }
+}
+
+/// A fixture's JSON.
+fn fixture(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON")
+}
+
 fn sequencer(name: &str) -> String {
     format!("0066F9A1B2-{name}")
 }
@@ -249,14 +270,9 @@ impl Harness {
 
     /// The deterministic job name of dataset `name`'s marker upload (as delivered by `marker_event`).
     fn job_for(&self, name: &str) -> String {
-        DatasetIdentity {
-            bucket: BUCKET.into(),
-            key: marker_key(name),
-            version: format!("s:{}", sequencer(name)),
-            attempt: 0,
-        }
-        .job_name(&self.config, ROUTE)
-        .to_string()
+        identity(name, &sequencer(name))
+            .job_name(&self.config, ROUTE)
+            .to_string()
     }
 
     fn record(&self, job: &str) -> Option<RunRecord> {
@@ -319,6 +335,95 @@ impl Harness {
         self.world.bus.of_type(detail_type)
     }
 
+    /// The request `job` was created with.
+    fn request(&self, job: &str) -> CreateTrainingJobRequest {
+        self.world.jobs.get(job).expect("the job").request
+    }
+
+    /// The status of `job`'s run record (which must exist).
+    fn status(&self, job: &str) -> RunStatus {
+        self.record(job).expect("the record").status
+    }
+
+    /// The jobs holding the route's slots (the slots object must exist).
+    fn slot_holders(&self) -> Vec<String> {
+        self.slots().expect("slots").holders.into_keys().collect()
+    }
+
+    /// The route's spend of the current UTC day (the slots object must hold one).
+    fn today(&self) -> DaySpend {
+        self.slots()
+            .and_then(|s| s.today)
+            .expect("the day's ledger")
+    }
+
+    /// The frozen manifests written so far.
+    fn manifests(&self) -> Vec<String> {
+        self.world
+            .objects
+            .uris(&self.config.deployment.state_key("manifests/").to_string())
+    }
+
+    /// CreateTrainingJob for `target` (a job or an instance type) refused for capacity `times` times.
+    fn refuse_capacity(&self, target: &str, times: u32) {
+        self.world.jobs.faults.fail(
+            "CreateTrainingJob",
+            target,
+            times,
+            capacity_refusal("CreateTrainingJob"),
+        );
+    }
+
+    /// Each of `names` put with good files, then each marker landed in that order, each message acknowledged.
+    async fn land_good(&self, names: &[&str]) {
+        for name in names {
+            self.put_good(name);
+        }
+        for name in names {
+            assert!(self.land(name).await.is_empty(), "{name} came back");
+        }
+    }
+
+    /// `name`'s job gives its slot back, then the `Slot Freed` that follows is delivered and acknowledged.
+    async fn free_slot_and_drain(&self, name: &str) {
+        self.free_slot_of(&self.job_for(name));
+        assert!(self.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    }
+
+    /// That exactly these jobs exist, in any order.
+    fn assert_jobs(&self, want: &[&str]) {
+        let mut want: Vec<String> = want.iter().map(|j| j.to_string()).collect();
+        want.sort();
+        assert_eq!(self.jobs(), want);
+    }
+
+    /// That `job` is the only job, announced once, and nothing was rejected.
+    fn assert_launched_once(&self, job: &str) {
+        assert_eq!(self.jobs(), [job]);
+        assert_eq!(self.events(TRAINING_RUN_STARTED).len(), 1);
+        assert!(self.events(DATASET_REJECTED).is_empty());
+    }
+
+    /// That nothing was called and nothing was sent.
+    fn assert_nothing_called_or_sent(&self) {
+        assert_eq!(self.world.total_calls(), 0, "{:?}", self.world.calls());
+        assert!(self.world.bus.events().is_empty());
+    }
+
+    /// The one `Dataset Queued` sent.
+    fn only_queued(&self) -> OutgoingEvent {
+        let queued = self.events(DATASET_QUEUED);
+        assert_eq!(queued.len(), 1, "{:#?}", self.world.bus.events());
+        queued.into_iter().next().expect("one queued")
+    }
+
+    /// The one `Dataset Rejected` sent (as `only_rejection`), which gives `reason`.
+    fn rejected_as(&self, reason: &str) -> OutgoingEvent {
+        let e = self.only_rejection();
+        assert_eq!(e.detail["reason"], reason, "{:#}", e.detail);
+        e
+    }
+
     /// The one `Dataset Rejected` sent, and that nothing was launched or queued for it.
     fn only_rejection(&self) -> OutgoingEvent {
         let rejected = self.events(DATASET_REJECTED);
@@ -355,7 +460,7 @@ async fn a_dataset_launches_one_job_with_its_deterministic_name_tags_and_manifes
     let job = h.job_for("first");
     assert_eq!(h.jobs(), [job.as_str()]);
     assert!(job.starts_with("hubtune-support-bot-"), "{job}");
-    let req = h.world.jobs.get(&job).expect("the job").request;
+    let req = h.request(&job);
 
     // The training channel is the frozen manifest under the state prefix, not the folder.
     let training = req.channel("training").expect("a training channel");
@@ -369,13 +474,7 @@ async fn a_dataset_launches_one_job_with_its_deterministic_name_tags_and_manifes
 
     // The tags link the job to its route, its dataset (identity hash, then the URI) and its hub reference.
     let hub = hub_content();
-    let identity_hash = DatasetIdentity {
-        bucket: BUCKET.into(),
-        key: marker_key("first"),
-        version: format!("s:{}", sequencer("first")),
-        attempt: 0,
-    }
-    .hash(&h.config.deployment.name);
+    let identity_hash = identity("first", &sequencer("first")).hash(&h.config.deployment.name);
     assert_eq!(req.tag(TAG_ROUTE), Some(ROUTE));
     assert_eq!(
         req.tag(TAG_DATASET),
@@ -412,8 +511,7 @@ async fn a_launch_emits_datasets_launched_1_and_a_rejection_datasets_rejected_1(
         ("Route", ROUTE),
     ];
     let c = Capture::start();
-    h.put_good("first");
-    assert!(h.land("first").await.is_empty());
+    h.land_good(&["first"]).await;
     assert_eq!(c.sum(metrics::DATASETS_LAUNCHED, &dims), 1.0);
     assert_eq!(c.sum(metrics::DATASETS_REJECTED, &dims), 0.0);
     assert!(c.documents()[0].get(metrics::LAUNCH_TO_START).is_some());
@@ -454,11 +552,11 @@ async fn a_launch_leaves_a_launched_run_record_a_frozen_manifest_a_held_slot_and
             .iter()
             .map(|f| f.key.as_str())
             .collect::<Vec<_>>(),
-        [format!("{}train.jsonl", folder_key("recorded"))]
+        [file_key("recorded", "train.jsonl")]
     );
     assert_eq!(frozen.total_bytes, GOOD_JSONL.len() as u64);
     // Its lineage: the size, ETag and version the checks read (the version from the ranged GET of its head).
-    let train = Harness::uri(&format!("{}train.jsonl", folder_key("recorded")));
+    let train = Harness::uri(&file_key("recorded", "train.jsonl"));
     let file = &frozen.files[0];
     let etag = h.world.objects.etag(&train).expect("the file's ETag");
     assert_eq!(
@@ -539,8 +637,8 @@ async fn the_same_marker_in_an_s3_notification_and_in_an_eventbridge_envelope_is
     // The two fixtures announce the same upload (same version id) of `2026-11-27 release#1/_SUCCESS`; the S3
     // notification form-encodes the key, EventBridge does not.
     let folder = h.put_good("2026-11-27 release#1");
-    let notification: Value = serde_json::from_str(S3_NOTIFICATION_FIXTURE).expect("JSON");
-    let eventbridge: Value = serde_json::from_str(EVENTBRIDGE_FIXTURE).expect("JSON");
+    let notification = fixture(S3_NOTIFICATION_FIXTURE);
+    let eventbridge = fixture(EVENTBRIDGE_FIXTURE);
     assert_eq!(landed(&notification).key, landed(&eventbridge).key);
 
     assert!(h.deliver(&[notification]).await.is_empty());
@@ -580,9 +678,7 @@ async fn two_datasets_delivered_in_reverse_order_are_two_jobs_each_on_its_own_fi
 
     let (job_older, job_newer) = (h.job_for("older"), h.job_for("newer"));
     assert_ne!(job_older, job_newer);
-    let mut want = vec![job_older.clone(), job_newer.clone()];
-    want.sort();
-    assert_eq!(h.jobs(), want);
+    h.assert_jobs(&[&job_older, &job_newer]);
     for (job, folder, file) in [
         (&job_older, &older, "a.jsonl"),
         (&job_newer, &newer, "b.jsonl"),
@@ -633,8 +729,7 @@ async fn an_empty_folder_is_rejected_as_empty_dataset_and_the_message_is_acknowl
     let h = Harness::new();
     let folder = h.put_dataset("empty", &[]);
     assert!(h.land("empty").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "empty_dataset");
+    let e = h.rejected_as("empty_dataset");
     assert_eq!(e.detail["dataset_uri"], folder.as_str());
     assert_eq!(e.detail["route"], ROUTE);
 }
@@ -650,12 +745,8 @@ async fn a_malformed_jsonl_is_rejected_with_its_file_and_line_and_the_message_is
         )],
     );
     assert!(h.land("malformed").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "malformed_jsonl");
-    assert_eq!(
-        e.detail["file"],
-        format!("{}train.jsonl", folder_key("malformed"))
-    );
+    let e = h.rejected_as("malformed_jsonl");
+    assert_eq!(e.detail["file"], file_key("malformed", "train.jsonl"));
     assert_eq!(e.detail["line"], 2);
 }
 
@@ -668,9 +759,8 @@ async fn a_disallowed_file_type_is_rejected_as_file_type_not_allowed_and_the_mes
         &[("train.jsonl", GOOD_JSONL), ("setup.exe", "MZ\u{90}")],
     );
     assert!(h.land("exe").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "file_type_not_allowed");
-    assert_eq!(e.detail["file"], format!("{}setup.exe", folder_key("exe")));
+    let e = h.rejected_as("file_type_not_allowed");
+    assert_eq!(e.detail["file"], file_key("exe", "setup.exe"));
 }
 
 #[tokio::test]
@@ -680,8 +770,7 @@ async fn a_marker_under_no_route_is_rejected_as_unknown_route() {
     h.world.objects.insert(&Harness::uri(key), "");
     let event = object_created(key, "0066F9A1B2-other");
     assert!(h.deliver(std::slice::from_ref(&event)).await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "unknown_route");
+    let e = h.rejected_as("unknown_route");
     assert_eq!(e.detail["dataset_uri"], Harness::uri(key).as_str());
     assert_eq!(
         launch_finetune::on_object(&h.ctx, &landed(&event))
@@ -702,8 +791,7 @@ async fn a_marker_directly_in_the_route_prefix_is_rejected_not_ignored() {
         .deliver(&[object_created(&key, "0066F9A1B2-prefix")])
         .await
         .is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "marker_outside_folder");
+    let e = h.rejected_as("marker_outside_folder");
     assert_eq!(e.detail["file"], Harness::uri(&key).as_str());
 }
 
@@ -738,8 +826,7 @@ async fn an_object_removed_notification_is_ignored_and_nothing_is_called_or_sent
     let mut removed = s3_notification(&marker_key("gone"), "0066F9A1B2-gone");
     removed["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
     assert!(h.deliver(&[removed]).await.is_empty());
-    assert_eq!(h.world.total_calls(), 0, "{:?}", h.world.calls());
-    assert!(h.world.bus.events().is_empty());
+    h.assert_nothing_called_or_sent();
 }
 
 #[tokio::test]
@@ -756,10 +843,8 @@ async fn a_request_aws_would_refuse_is_rejected_before_a_slot_or_a_manifest() {
         .environment_variables
         .insert("1BAD".into(), "x".into());
     h.world.hub.insert(hub);
-    h.put_good("invalid");
-    assert!(h.land("invalid").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "invalid_request");
+    h.land_good(&["invalid"]).await;
+    let e = h.rejected_as("invalid_request");
     let message = e.detail["message"].as_str().unwrap();
     assert!(message.contains("Environment.<key 1BAD>"), "{message}");
     assert!(message.contains("[a-zA-Z_][a-zA-Z0-9_]*"), "{message}");
@@ -767,22 +852,17 @@ async fn a_request_aws_would_refuse_is_rejected_before_a_slot_or_a_manifest() {
         h.slots().is_none_or(|s| s.holders.is_empty()),
         "no slot taken"
     );
-    assert!(h
-        .world
-        .objects
-        .uris(&h.config.deployment.state_key("manifests/").to_string())
-        .is_empty());
+    assert!(h.manifests().is_empty());
 }
 
 #[tokio::test]
 async fn a_data_file_is_ignored_and_nothing_is_called_or_sent() {
     let h = Harness::new();
-    let key = format!("{}train.jsonl", folder_key("waiting"));
+    let key = file_key("waiting", "train.jsonl");
     h.world.objects.insert(&Harness::uri(&key), GOOD_JSONL);
     let event = s3_notification(&key, "0066F9A1B2-data");
     assert!(h.deliver(std::slice::from_ref(&event)).await.is_empty());
-    assert_eq!(h.world.total_calls(), 0, "{:?}", h.world.calls());
-    assert!(h.world.bus.events().is_empty());
+    h.assert_nothing_called_or_sent();
     assert!(matches!(
         launch_finetune::on_object(&h.ctx, &landed(&event)).await,
         Ok(Outcome::Ignored { .. })
@@ -802,8 +882,7 @@ async fn an_s3_test_event_is_ignored_and_nothing_is_called_or_sent() {
         "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"
     });
     assert!(h.deliver(&[test_event]).await.is_empty());
-    assert_eq!(h.world.total_calls(), 0, "{:?}", h.world.calls());
-    assert!(h.world.bus.events().is_empty());
+    h.assert_nothing_called_or_sent();
     assert_eq!(h.world.jobs.count(), 0);
 }
 
@@ -826,24 +905,13 @@ async fn a_failed_create_comes_back_and_the_redelivery_launches_once(
     assert_eq!(h.land(name).await, ["m0"]);
     assert_eq!(h.world.jobs.count(), 0);
     assert!(h.world.bus.events().is_empty());
-    assert_eq!(
-        h.record(&job).expect("the record").status,
-        RunStatus::Launching
-    );
+    assert_eq!(h.status(&job), RunStatus::Launching);
 
     assert!(h.land(name).await.is_empty());
-    assert_eq!(h.jobs(), [job.as_str()]);
+    h.assert_launched_once(&job);
     assert_eq!(h.world.calls().get("CreateTrainingJob"), Some(&2));
-    assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 1);
-    assert!(h.events(DATASET_REJECTED).is_empty());
-    assert_eq!(
-        h.record(&job).expect("the record").status,
-        RunStatus::Launched
-    );
-    assert_eq!(
-        h.slots().expect("slots").holders.keys().collect::<Vec<_>>(),
-        [&job]
-    );
+    assert_eq!(h.status(&job), RunStatus::Launched);
+    assert_eq!(h.slot_holders(), [job.as_str()]);
 }
 
 #[tokio::test]
@@ -869,20 +937,14 @@ async fn a_capacity_refusal_queues_the_dataset_without_a_job_and_acknowledges_th
     let h = Harness::new();
     let folder = h.put_good("no-capacity");
     let job = h.job_for("no-capacity");
-    h.world.jobs.faults.fail(
-        "CreateTrainingJob",
-        &job,
-        1,
-        capacity_refusal("CreateTrainingJob"),
-    );
+    h.refuse_capacity(&job, 1);
     assert!(h.land("no-capacity").await.is_empty());
 
     assert_eq!(h.world.jobs.count(), 0);
-    let queued = h.events(DATASET_QUEUED);
-    assert_eq!(queued.len(), 1, "{:#?}", h.world.bus.events());
-    assert_eq!(queued[0].detail["dataset_uri"], folder.as_str());
-    assert_eq!(queued[0].detail["reason"], "capacity");
-    assert!(queued[0].detail["message"]
+    let queued = h.only_queued();
+    assert_eq!(queued.detail["dataset_uri"], folder.as_str());
+    assert_eq!(queued.detail["reason"], "capacity");
+    assert!(queued.detail["message"]
         .as_str()
         .unwrap_or_default()
         .contains("ResourceLimitExceeded"));
@@ -892,17 +954,14 @@ async fn a_capacity_refusal_queues_the_dataset_without_a_job_and_acknowledges_th
     let entries = h.queue();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
-        queued[0].detail["queue_entry"],
+        queued.detail["queue_entry"],
         entries[0].trim_start_matches(&h.config.deployment.state_prefix.to_string())
     );
     let entry = h.queue_entry(&entries[0]);
     assert_eq!(entry.dataset.location.to_string(), folder);
     assert_eq!(entry.claimed_at, None);
     // The record waits `Queued`, and the slot it took is given back.
-    assert_eq!(
-        h.record(&job).expect("the record").status,
-        RunStatus::Queued
-    );
+    assert_eq!(h.status(&job), RunStatus::Queued);
     assert!(h.slots().expect("slots").holders.is_empty());
 }
 
@@ -911,12 +970,7 @@ async fn a_dataset_refused_for_capacity_launches_from_the_queue_when_a_slot_free
     let h = Harness::new();
     h.put_good("later");
     let job = h.job_for("later");
-    h.world.jobs.faults.fail(
-        "CreateTrainingJob",
-        &job,
-        1,
-        capacity_refusal("CreateTrainingJob"),
-    );
+    h.refuse_capacity(&job, 1);
     assert!(h.land("later").await.is_empty());
     assert_eq!(h.queue().len(), 1);
 
@@ -966,7 +1020,7 @@ async fn a_type_refused_for_capacity_launches_on_the_next_type_with_its_own_vari
 
     assert_eq!(h.jobs(), [job.as_str()]);
     assert_eq!(h.world.jobs.calls.get("CreateTrainingJob"), 2);
-    let created = h.world.jobs.get(&job).expect("the job").request;
+    let created = h.request(&job);
     assert_eq!(created.resource_config.instance_type, "ml.g4dn.12xlarge");
     // The hub document's ml.g4dn.12xlarge variant sets its own hyperparameter defaults (int8 quantization on).
     assert_eq!(created.hyper_parameters["int8_quantization"], "\"True\"");
@@ -1006,18 +1060,8 @@ async fn every_type_refused_queues_the_dataset_and_the_queue_launches_it_on_the_
     let h = Harness::with_instance_types(&["ml.g5.2xlarge", "ml.g5.4xlarge"]);
     h.put_good("none-left");
     let job = h.job_for("none-left");
-    h.world.jobs.faults.fail(
-        "CreateTrainingJob",
-        "ml.g5.2xlarge",
-        2,
-        capacity_refusal("CreateTrainingJob"),
-    );
-    h.world.jobs.faults.fail(
-        "CreateTrainingJob",
-        "ml.g5.4xlarge",
-        1,
-        capacity_refusal("CreateTrainingJob"),
-    );
+    h.refuse_capacity("ml.g5.2xlarge", 2);
+    h.refuse_capacity("ml.g5.4xlarge", 1);
     assert!(h.land("none-left").await.is_empty());
 
     assert_eq!(h.world.jobs.count(), 0);
@@ -1030,10 +1074,7 @@ async fn every_type_refused_queues_the_dataset_and_the_queue_launches_it_on_the_
         "{}",
         queued[0].detail
     );
-    assert_eq!(
-        h.record(&job).expect("the record").status,
-        RunStatus::Queued
-    );
+    assert_eq!(h.status(&job), RunStatus::Queued);
     assert!(h.slots().expect("slots").holders.is_empty());
 
     // Later, a slot frees: the list is tried again from its first type; ml.g5.2xlarge is still refused once,
@@ -1087,9 +1128,7 @@ async fn access_denied_on_the_dataset_reads_keeps_the_message_and_after_the_fix_
 
     h.world.heal();
     assert!(h.land("denied").await.is_empty());
-    assert_eq!(h.jobs(), [h.job_for("denied")]);
-    assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 1);
-    assert!(h.events(DATASET_REJECTED).is_empty());
+    h.assert_launched_once(&h.job_for("denied"));
 }
 
 /// The job is created, then announcing it fails (`break_bus` arms the failure): the message comes back, and its
@@ -1163,13 +1202,8 @@ async fn a_crash_right_after_create_training_job_is_repaired_by_the_redelivery()
     assert!(h.world.bus.events().is_empty());
 
     assert!(h.land("crash-after-create").await.is_empty());
-    assert_eq!(h.jobs(), [job.as_str()]);
-    assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 1);
-    assert!(h.events(DATASET_REJECTED).is_empty());
-    assert_eq!(
-        h.record(&job).expect("the record").status,
-        RunStatus::Launched
-    );
+    h.assert_launched_once(&job);
+    assert_eq!(h.status(&job), RunStatus::Launched);
 }
 
 // ---- A busy route ----
@@ -1177,10 +1211,7 @@ async fn a_crash_right_after_create_training_job_is_repaired_by_the_redelivery()
 #[tokio::test]
 async fn a_full_route_queues_the_second_dataset_and_launches_it_once_the_slot_is_given_back() {
     let h = Harness::with_route("max_concurrent_jobs = 1");
-    h.put_good("one");
-    h.put_good("two");
-    assert!(h.land("one").await.is_empty());
-    assert!(h.land("two").await.is_empty());
+    h.land_good(&["one", "two"]).await;
     let (one, two) = (h.job_for("one"), h.job_for("two"));
 
     // The second waits: a queue entry, `Dataset Queued`, no job and no record.
@@ -1203,33 +1234,21 @@ async fn a_full_route_queues_the_second_dataset_and_launches_it_once_the_slot_is
     // The first job ended and gave its slot back: the freed slot launches the queued dataset.
     h.free_slot_of(&one);
     assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
-    let mut want = vec![one.clone(), two.clone()];
-    want.sort();
-    assert_eq!(h.jobs(), want);
+    h.assert_jobs(&[&one, &two]);
     assert!(h.queue().is_empty());
-    assert_eq!(
-        h.slots().expect("slots").holders.keys().collect::<Vec<_>>(),
-        [&two]
-    );
-    assert_eq!(
-        h.record(&two).expect("the record").status,
-        RunStatus::Launched
-    );
+    assert_eq!(h.slot_holders(), [two.as_str()]);
+    assert_eq!(h.status(&two), RunStatus::Launched);
     assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 2);
 }
 
 #[tokio::test]
 async fn a_queued_dataset_older_than_queue_max_age_is_rejected_when_a_slot_frees() {
     let h = Harness::with_route("max_concurrent_jobs = 1\nqueue_max_age = \"1h\"");
-    h.put_good("busy");
-    h.put_good("stale");
-    assert!(h.land("busy").await.is_empty());
-    assert!(h.land("stale").await.is_empty());
+    h.land_good(&["busy", "stale"]).await;
     assert_eq!(h.queue().len(), 1);
 
     h.world.clock.advance(Duration::hours(2));
-    h.free_slot_of(&h.job_for("busy"));
-    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    h.free_slot_and_drain("busy").await;
 
     assert_eq!(h.jobs(), [h.job_for("busy")]);
     assert!(h.queue().is_empty());
@@ -1258,17 +1277,13 @@ async fn a_dataset_over_the_daily_job_cap_waits_with_reason_budget_and_launches_
 ) {
     // Slots to spare: only the day's cap holds the second dataset back.
     let h = Harness::with_route("max_jobs_per_day = 1\nmax_concurrent_jobs = 5");
-    h.put_good("one");
-    h.put_good("two");
-    assert!(h.land("one").await.is_empty());
-    assert!(h.land("two").await.is_empty());
+    h.land_good(&["one", "two"]).await;
     let (one, two) = (h.job_for("one"), h.job_for("two"));
     assert_eq!(h.jobs(), [one.as_str()]);
-    let queued = h.events(DATASET_QUEUED);
-    assert_eq!(queued.len(), 1, "{:#?}", h.world.bus.events());
-    assert_eq!(queued[0].detail["job_name"], two.as_str());
-    assert_eq!(queued[0].detail["reason"], "budget");
-    let message = queued[0].detail["message"].as_str().unwrap_or_default();
+    let queued = h.only_queued();
+    assert_eq!(queued.detail["job_name"], two.as_str());
+    assert_eq!(queued.detail["reason"], "budget");
+    let message = queued.detail["message"].as_str().unwrap_or_default();
     assert!(message.contains("max_jobs_per_day"), "{message}");
     assert_eq!(h.queue().len(), 1);
     assert!(h.record(&two).is_none(), "nothing spent on the waiting one");
@@ -1277,7 +1292,7 @@ async fn a_dataset_over_the_daily_job_cap_waits_with_reason_budget_and_launches_
     assert!(h.land("one").await.is_empty());
     assert!(h.land("two").await.is_empty());
     assert_eq!(h.jobs(), [one.as_str()]);
-    let today = h.slots().and_then(|s| s.today).expect("the day's ledger");
+    let today = h.today();
     assert_eq!(today.jobs.keys().collect::<Vec<_>>(), [&one]);
 
     // A slot freed the same day: the day is still spent, the entry stays, unclaimed.
@@ -1292,11 +1307,9 @@ async fn a_dataset_over_the_daily_job_cap_waits_with_reason_budget_and_launches_
     h.world.clock.set(next_day(h.world.clock.now(), 30));
     assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
     assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
-    let mut want = vec![one.clone(), two.clone()];
-    want.sort();
-    assert_eq!(h.jobs(), want);
+    h.assert_jobs(&[&one, &two]);
     assert!(h.queue().is_empty());
-    let today = h.slots().and_then(|s| s.today).expect("the day's ledger");
+    let today = h.today();
     assert_eq!(today.day, h.world.clock.now().date_naive());
     assert_eq!(today.jobs.keys().collect::<Vec<_>>(), [&two]);
     assert_eq!(h.events(TRAINING_RUN_STARTED).len(), 2);
@@ -1318,13 +1331,12 @@ async fn the_daily_hours_cap_charges_each_jobs_reserved_runtime() {
         assert!(h.land(name).await.is_empty());
     }
     assert_eq!(h.world.jobs.count(), 2);
-    let queued = h.events(DATASET_QUEUED);
-    assert_eq!(queued.len(), 1, "{:#?}", h.world.bus.events());
-    assert_eq!(queued[0].detail["job_name"], h.job_for("three").as_str());
-    assert_eq!(queued[0].detail["reason"], "budget");
-    let message = queued[0].detail["message"].as_str().unwrap_or_default();
+    let queued = h.only_queued();
+    assert_eq!(queued.detail["job_name"], h.job_for("three").as_str());
+    assert_eq!(queued.detail["reason"], "budget");
+    let message = queued.detail["message"].as_str().unwrap_or_default();
     assert!(message.contains("max_training_hours_per_day"), "{message}");
-    let today = h.slots().and_then(|s| s.today).expect("the day's ledger");
+    let today = h.today();
     assert_eq!(today.hours(), 20.0);
 }
 
@@ -1333,10 +1345,8 @@ async fn a_job_that_alone_reserves_more_than_the_daily_hours_cap_is_rejected_not
     // No max_runtime_seconds on the route: the runtime comes from the model's document (or SageMaker's 1 day), so
     // only the launch can see it is above the cap.
     let h = Harness::with_route("max_training_hours_per_day = 1");
-    h.put_good("too-long");
-    assert!(h.land("too-long").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "cap_exceeded");
+    h.land_good(&["too-long"]).await;
+    let e = h.rejected_as("cap_exceeded");
     let message = e.detail["message"].as_str().unwrap_or_default();
     assert!(message.contains("max_training_hours_per_day"), "{message}");
     assert!(h.slots().is_none(), "no slot taken, nothing charged");
@@ -1470,22 +1480,18 @@ async fn a_resumed_launch_rejected_by_its_plan_ends_its_record_and_gives_back_it
 
     // The dataset ended: its record says so, and the route's only slot is free for the next dataset. (Today the
     // record stays `Launching`, which the sweep re-queues every 15 minutes, and the slot stays held for good.)
-    assert_eq!(
-        h.record(&job).expect("the record").status,
-        RunStatus::Failed
-    );
+    assert_eq!(h.status(&job), RunStatus::Failed);
     assert!(h.slots().expect("slots").holders.is_empty());
 }
 
 #[tokio::test]
 async fn the_same_marker_in_two_envelopes_on_a_full_route_is_queued_once() {
     let h = Harness::with_route("max_concurrent_jobs = 1");
-    h.put_good("holder");
-    assert!(h.land("holder").await.is_empty());
+    h.land_good(&["holder"]).await;
     // The two fixtures announce the same upload; S3 gives its time to the millisecond, EventBridge to the second.
     h.put_good("2026-11-27 release#1");
-    let notification: Value = serde_json::from_str(S3_NOTIFICATION_FIXTURE).expect("JSON");
-    let eventbridge: Value = serde_json::from_str(EVENTBRIDGE_FIXTURE).expect("JSON");
+    let notification = fixture(S3_NOTIFICATION_FIXTURE);
+    let eventbridge = fixture(EVENTBRIDGE_FIXTURE);
     assert!(h.deliver(&[notification]).await.is_empty());
     assert!(h.deliver(&[eventbridge]).await.is_empty());
 
@@ -1508,14 +1514,9 @@ async fn rerun_after_a_newer_upload_reruns_the_newer_upload() {
     let newer = (0..100)
         .map(|i| format!("newer-{i}"))
         .find(|seq| {
-            DatasetIdentity {
-                bucket: BUCKET.into(),
-                key: marker_key("reuploaded"),
-                version: format!("s:{seq}"),
-                attempt: 0,
-            }
-            .job_name(&h.config, ROUTE)
-            .to_string()
+            identity("reuploaded", seq)
+                .job_name(&h.config, ROUTE)
+                .to_string()
                 < first_rerun
         })
         .expect("one of 100 names sorts first");
@@ -1562,16 +1563,12 @@ impl Harness {
 #[tokio::test]
 async fn a_file_added_while_the_dataset_waits_in_the_queue_is_not_trained() {
     let h = Harness::with_route("max_concurrent_jobs = 1");
-    h.put_good("first");
-    h.put_good("waits");
-    assert!(h.land("first").await.is_empty());
-    assert!(h.land("waits").await.is_empty());
+    h.land_good(&["first", "waits"]).await;
     assert_eq!(h.queue().len(), 1);
     // Uploaded after the marker, while the dataset waits for a slot.
-    let late = format!("{}late.jsonl", folder_key("waits"));
+    let late = file_key("waits", "late.jsonl");
     h.world.objects.insert(&Harness::uri(&late), GOOD_JSONL);
-    h.free_slot_of(&h.job_for("first"));
-    assert!(h.deliver(&[slot_freed(ROUTE)]).await.is_empty());
+    h.free_slot_and_drain("first").await;
     assert_eq!(h.manifest_files(&h.job_for("waits")), ["train.jsonl"]);
 }
 
@@ -1587,7 +1584,7 @@ async fn a_file_added_after_a_failed_first_delivery_is_not_trained_by_the_redeli
         server_error("s3", "PutObject"),
     );
     assert_eq!(h.land("retried").await, ["m0"]);
-    let late = format!("{}late.jsonl", folder_key("retried"));
+    let late = file_key("retried", "late.jsonl");
     h.world.objects.insert(&Harness::uri(&late), GOOD_JSONL);
     assert!(h.land("retried").await.is_empty());
     assert_eq!(h.jobs().len(), 1);
@@ -1621,7 +1618,7 @@ fn assert_refused_as_changed(h: &Harness, name: &str, file: &str) {
 async fn a_file_overwritten_between_the_checks_and_the_launch_is_refused_not_trained() {
     let h = Harness::new();
     h.put_good("swapped");
-    let train = format!("{}train.jsonl", folder_key("swapped"));
+    let train = file_key("swapped", "train.jsonl");
     // Right after the checks read its head, the file is replaced by one that would fail them.
     h.world.objects.overwrite_after(
         "GetObject",
@@ -1642,12 +1639,9 @@ async fn a_file_overwritten_between_the_checks_and_the_launch_is_refused_not_tra
 #[tokio::test]
 async fn a_file_overwritten_while_the_dataset_waits_in_the_queue_is_refused_not_trained() {
     let h = Harness::with_route("max_concurrent_jobs = 1");
-    h.put_good("first");
-    h.put_good("waits");
-    assert!(h.land("first").await.is_empty());
-    assert!(h.land("waits").await.is_empty());
+    h.land_good(&["first", "waits"]).await;
     assert_eq!(h.queue().len(), 1);
-    let train = format!("{}train.jsonl", folder_key("waits"));
+    let train = file_key("waits", "train.jsonl");
     h.world
         .objects
         .insert(&Harness::uri(&train), "{\"unchecked\": true}\n");
@@ -1667,7 +1661,7 @@ async fn a_file_overwritten_while_the_dataset_waits_in_the_queue_is_refused_not_
 async fn a_file_overwritten_while_it_is_checked_is_refused_before_a_record() {
     let h = Harness::new();
     h.put_good("midway");
-    let train = format!("{}train.jsonl", folder_key("midway"));
+    let train = file_key("midway", "train.jsonl");
     h.world.objects.overwrite_after(
         "ListObjectsV2",
         &folder_key("midway"),
@@ -1689,21 +1683,15 @@ async fn a_file_changed_after_the_job_was_created_does_not_refuse_the_running_jo
     let job = h.job_for("created-then-changed");
     hubtune::runtime::faults::arm("launch.after_create", "created-then-changed", 1);
     assert_eq!(h.land("created-then-changed").await, ["m0"]);
-    let train = format!("{}train.jsonl", folder_key("created-then-changed"));
+    let train = file_key("created-then-changed", "train.jsonl");
     h.world
         .objects
         .insert(&Harness::uri(&train), GOOD_JSONL.repeat(3));
     assert!(h.land("created-then-changed").await.is_empty());
     assert_eq!(h.jobs(), [job.as_str()]);
     assert!(h.events(DATASET_REJECTED).is_empty());
-    assert_eq!(
-        h.record(&job).expect("the record").status,
-        RunStatus::Launched
-    );
-    assert_eq!(
-        h.slots().expect("slots").holders.keys().collect::<Vec<_>>(),
-        [&job]
-    );
+    assert_eq!(h.status(&job), RunStatus::Launched);
+    assert_eq!(h.slot_holders(), [job.as_str()]);
 }
 
 #[tokio::test]
@@ -1735,21 +1723,14 @@ async fn a_file_in_an_archive_storage_class_is_rejected_not_lost() {
         },
     );
     assert!(h.land("archived").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "archived_object");
-    assert_eq!(
-        e.detail["file"],
-        format!("{}train.jsonl", folder_key("archived"))
-    );
+    let e = h.rejected_as("archived_object");
+    assert_eq!(e.detail["file"], file_key("archived", "train.jsonl"));
 }
 
 #[tokio::test]
 async fn queued_datasets_of_a_route_removed_from_the_routes_file_are_rejected_not_stranded() {
     let h = Harness::with_route("max_concurrent_jobs = 1");
-    h.put_good("running");
-    h.put_good("stranded");
-    assert!(h.land("running").await.is_empty());
-    assert!(h.land("stranded").await.is_empty());
+    h.land_good(&["running", "stranded"]).await;
     assert_eq!(h.queue().len(), 1);
     // The route is renamed in the routes file while a dataset waits in its queue.
     let redeployed =
@@ -1766,10 +1747,7 @@ async fn queued_datasets_of_a_route_removed_from_the_routes_file_are_rejected_no
 #[tokio::test]
 async fn an_unreadable_queue_entry_does_not_block_the_datasets_behind_it() {
     let h = Harness::with_route("max_concurrent_jobs = 1");
-    h.put_good("running");
-    h.put_good("behind");
-    assert!(h.land("running").await.is_empty());
-    assert!(h.land("behind").await.is_empty());
+    h.land_good(&["running", "behind"]).await;
     // An entry that sorts first and cannot be read.
     let broken = h
         .config
@@ -1914,7 +1892,7 @@ async fn a_folder_with_train_and_validation_subfolders_launches_two_channels_eac
     );
     assert!(h.land("two").await.is_empty());
     let job = h.job_for("two");
-    let req = h.world.jobs.get(&job).expect("the job").request;
+    let req = h.request(&job);
     let names: Vec<&str> = req
         .input_data_config
         .iter()
@@ -1981,7 +1959,7 @@ async fn a_folder_without_subfolders_is_one_training_channel_as_before() {
     );
     assert!(h.land("flat").await.is_empty());
     let job = h.job_for("flat");
-    let req = h.world.jobs.get(&job).expect("the job").request;
+    let req = h.request(&job);
     assert!(req.channel("validation").is_none());
     assert_eq!(
         manifest_at(&h, &h.config.deployment.manifest_key(&job)),
@@ -2000,7 +1978,7 @@ async fn a_route_maps_dev_to_validation() {
     );
     assert!(h.land("dev").await.is_empty());
     let job = h.job_for("dev");
-    let req = h.world.jobs.get(&job).expect("the job").request;
+    let req = h.request(&job);
     assert!(req.channel("validation").is_some());
     let val = h.config.deployment.channel_manifest_key(&job, "validation");
     assert_eq!(manifest_at(&h, &val)[1], "v.jsonl");
@@ -2020,14 +1998,9 @@ async fn a_validation_channel_the_hub_document_refuses_is_rejected_before_a_slot
         ],
     );
     assert!(h.land("noval").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "channel_not_supported");
+    h.rejected_as("channel_not_supported");
     assert!(h.jobs().is_empty());
-    assert!(h
-        .world
-        .objects
-        .uris(&h.config.deployment.state_key("manifests/").to_string())
-        .is_empty());
+    assert!(h.manifests().is_empty());
 }
 
 #[tokio::test]
@@ -2041,10 +2014,6 @@ async fn a_bad_file_in_the_validation_channel_rejects_the_dataset() {
         ],
     );
     assert!(h.land("badval").await.is_empty());
-    let e = h.only_rejection();
-    assert_eq!(e.detail["reason"], "malformed_jsonl");
-    assert_eq!(
-        e.detail["file"],
-        format!("{}validation/v.jsonl", folder_key("badval"))
-    );
+    let e = h.rejected_as("malformed_jsonl");
+    assert_eq!(e.detail["file"], file_key("badval", "validation/v.jsonl"));
 }
