@@ -166,7 +166,6 @@ fn marker_key(name: &str) -> String {
     format!("{}_SUCCESS", folder_key(name))
 }
 
-/// The sequencer of a test dataset's marker upload: one per dataset name.
 /// The key of `file` inside dataset `name`'s folder.
 fn file_key(name: &str, file: &str) -> String {
     format!("{}{file}", folder_key(name))
@@ -187,6 +186,7 @@ fn fixture(text: &str) -> Value {
     serde_json::from_str(text).expect("JSON")
 }
 
+/// The sequencer of a test dataset's marker upload: one per dataset name.
 fn sequencer(name: &str) -> String {
     format!("0066F9A1B2-{name}")
 }
