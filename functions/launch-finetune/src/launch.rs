@@ -309,29 +309,31 @@ impl Launch<'_> {
         p: &Planned,
         mut known: Option<Versioned<RunRecord>>,
     ) -> Result<std::result::Result<(String, String, Option<Versioned<RunRecord>>), Outcome>> {
-        for (i, request) in p.requests.iter().enumerate() {
+        let fallback = p.requests.len() > 1;
+        let mut requests = p.requests.iter().peekable();
+        while let Some(request) = requests.next() {
             let instance_type = request.resource_config.instance_type.clone();
             let e = match self.ctx.jobs.create(request).await {
                 Ok(arn) => return Ok(Ok((arn, instance_type, known))),
                 Err(e) => e,
             };
-            let next = p
-                .requests
-                .get(i + 1)
+            let next = requests
+                .peek()
                 .map(|r| r.resource_config.instance_type.as_str());
-            let fallback = p.requests.len() > 1;
-            if launch::create_failure(&e) == CreateFailure::Capacity && fallback {
+            let capacity = launch::create_failure(&e) == CreateFailure::Capacity;
+            if capacity && fallback {
                 tracing::warn!(error = %e, %instance_type, next = next.unwrap_or("none"), "SageMaker refused this instance type for quota or capacity");
                 known = self
                     .note_refusal(known, &instance_type, next, e.to_string())
                     .await?;
             }
-            if next.is_none() || launch::create_failure(&e) != CreateFailure::Capacity {
-                return Ok(match self.after_create_failure(e, &p.frozen).await? {
-                    Ok((arn, running_on)) => Ok((arn, running_on.unwrap_or(instance_type), known)),
-                    Err(outcome) => Err(outcome),
-                });
+            if capacity && next.is_some() {
+                continue;
             }
+            return Ok(match self.after_create_failure(e, &p.frozen).await? {
+                Ok((arn, running_on)) => Ok((arn, running_on.unwrap_or(instance_type), known)),
+                Err(outcome) => Err(outcome),
+            });
         }
         // `instance_types` always gives one type at least, and the last one's failure returns above.
         Err(Error::Invalid(
