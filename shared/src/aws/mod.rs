@@ -3,7 +3,8 @@
 //! `Aws` holds the clients, built once per cold start, and implements every port: `s3` (ObjectStore),
 //! `sagemaker` (TrainingJobs, Hub), `eventbridge` (EventBus). `errors` classes every SDK failure from its metadata;
 //! `training_input` maps the planned request onto the SDK's input; `tls` gives the HTTPS client a trust store
-//! of the AWS roots only (the system store costs half a cold start). Nothing outside this module sees an SDK type.
+//! of the AWS roots only (the system store costs half a cold start) and no throw-away connector per client at
+//! init. Nothing outside this module sees an SDK type.
 
 mod errors;
 mod eventbridge;
