@@ -199,15 +199,18 @@ pub fn full_match(pattern: &'static str, s: &str) -> bool {
 }
 
 /// A compiled pattern. Always regex-lite, which builds no automata: a cold start compiles every pattern its routes
-/// file meets.
+/// file meets. A trailing look-behind `(?<!c)`, which regex-lite lacks, is checked apart: matching the whole value,
+/// it only says the value does not end with `c`.
 #[derive(Debug)]
-pub enum Matcher {
-    /// regex-lite takes the pattern; a trailing look-behind `(?<!c)`, which it lacks, is checked apart: matching
-    /// the whole value, it only says the value does not end with `c`.
-    Lite {
-        re: regex_lite::Regex,
-        not_ending_with: Option<char>,
-    },
+pub struct Matcher {
+    engine: Engine,
+    not_ending_with: Option<char>,
+}
+
+#[derive(Debug)]
+enum Engine {
+    /// regex-lite takes the pattern as it is.
+    Lite(regex_lite::Regex),
     /// A pattern with Unicode classes (`\p{L}`: tag keys and values), which regex-lite lacks. `unicode::FORMS` holds
     /// what regex-syntax spells it as (a test keeps them equal): an ASCII value, nearly every value, is matched
     /// against the classes' ASCII members (a small pattern, cheap to compile); any other against the classes'
@@ -216,51 +219,37 @@ pub enum Matcher {
         ascii: regex_lite::Regex,
         full: &'static str,
         compiled: OnceLock<Option<regex_lite::Regex>>,
-        not_ending_with: Option<char>,
     },
 }
 
 impl Matcher {
     pub fn is_match(&self, s: &str) -> bool {
-        let (matched, not_ending_with) = match self {
-            Matcher::Lite {
-                re,
-                not_ending_with,
-            } => (re.is_match(s), not_ending_with),
-            Matcher::Unicode {
-                ascii,
-                full,
-                compiled,
-                not_ending_with,
-            } => {
-                let matched = if s.is_ascii() {
-                    ascii.is_match(s)
-                } else {
-                    let re = compiled.get_or_init(|| regex_lite::Regex::new(full).ok());
-                    // A form that cannot be compiled matches everything (a test keeps each compilable).
-                    re.as_ref().is_none_or(|re| re.is_match(s))
-                };
-                (matched, not_ending_with)
+        let matched = match &self.engine {
+            Engine::Lite(re) => re.is_match(s),
+            Engine::Unicode { ascii, .. } if s.is_ascii() => ascii.is_match(s),
+            Engine::Unicode { full, compiled, .. } => {
+                let re = compiled.get_or_init(|| regex_lite::Regex::new(full).ok());
+                // A form that cannot be compiled matches everything (a test keeps each compilable).
+                re.as_ref().is_none_or(|re| re.is_match(s))
             }
         };
-        matched && not_ending_with.is_none_or(|c| !s.ends_with(c))
+        matched && self.not_ending_with.is_none_or(|c| !s.ends_with(c))
     }
 }
 
 /// The Rust regex that means what the Java pattern means, anchored at both ends (`None`: neither form compiles).
 pub fn compile(pattern: &str) -> Option<Matcher> {
     let (core, not_ending_with) = split_look_behind(pattern);
-    if let Some(form) = super::unicode::FORMS.iter().find(|f| f.java == core) {
-        return Some(Matcher::Unicode {
+    let engine = match super::unicode::FORMS.iter().find(|f| f.java == core) {
+        Some(form) => Engine::Unicode {
             ascii: regex_lite::Regex::new(form.ascii).ok()?,
             full: form.full,
             compiled: OnceLock::new(),
-            not_ending_with,
-        });
-    }
-    let re = regex_lite::Regex::new(&anchored(core)).ok()?;
-    Some(Matcher::Lite {
-        re,
+        },
+        None => Engine::Lite(regex_lite::Regex::new(&anchored(core)).ok()?),
+    };
+    Some(Matcher {
+        engine,
         not_ending_with,
     })
 }
