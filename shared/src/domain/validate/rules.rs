@@ -279,9 +279,29 @@ pub fn split_look_behind(pattern: &str) -> (&str, Option<char>) {
         _ => None,
     };
     match c {
-        Some(c) => (&pattern[..at], Some(c)),
-        None => (pattern, None),
+        // Over `a|b(?<!-)` the look-behind binds only the last alternative: not a question about the whole value.
+        Some(c) if !has_top_level_alternation(&pattern[..at]) => (&pattern[..at], Some(c)),
+        _ => (pattern, None),
     }
+}
+
+/// Whether `p` has a `|` outside every group and class (escapes skipped).
+fn has_top_level_alternation(p: &str) -> bool {
+    let (mut depth, mut in_class, mut chars) = (0usize, false, p.chars());
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => depth = depth.saturating_sub(1),
+            '|' if !in_class && depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Java's `.` (no line terminators), `\d`, `\w`, `\s`, `\S` and `\p{Alnum}` (ASCII), in Rust's syntax (`\S` in a class

@@ -209,6 +209,15 @@ fn a_trailing_look_behind_of_one_character_is_split_off() {
         ("(?<!-)[a-z]+", None)
     );
     assert_eq!(rules::split_look_behind("[a-z]+"), ("[a-z]+", None));
+    assert_eq!(
+        rules::split_look_behind("a-|[a-z]+(?<!-)"),
+        ("a-|[a-z]+(?<!-)", None),
+        "the look-behind binds the last alternative only"
+    );
+    assert_eq!(
+        rules::split_look_behind("(a|b)[|]\\|?(?<!-)"),
+        ("(a|b)[|]\\|?", Some('-'))
+    );
     let m = rules::compile("[a-z-]+(?<!-)").unwrap();
     assert!(m.is_match("ab-c") && !m.is_match("abc-"));
 }
